@@ -41,9 +41,13 @@ export function schemaEntryForTopic(topic: string): SchemaEntry | undefined {
 export function schemaFileForTopic(topic: string): string {
   const entry = schemaEntryForTopic(topic);
   if (!entry) {
-    throw new FlywheelError('FW_NOT_FOUND', `No Avro contract is declared for topic "${topic}" in schemas/catalog.ts`, {
-      details: { topic },
-    });
+    throw new FlywheelError(
+      'FW_NOT_FOUND',
+      `No Avro contract is declared for topic "${topic}" in schemas/catalog.ts`,
+      {
+        details: { topic },
+      },
+    );
   }
   return join(SCHEMAS_DIR, entry.file);
 }

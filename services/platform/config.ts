@@ -11,8 +11,16 @@ const port = z.coerce.number().int().min(1).max(65_535);
 
 const StackSchema = z.object({
   cacheDir: z.string().min(1).default('.cache'),
-  kafkaVersion: z.string().regex(/^\d+\.\d+\.\d+$/).default('3.9.2'),
-  apicurioVersion: z.string().regex(/^\d+\.\d+\.\d+$/).default('3.3.3'),
+  /** Run-time folder of the local stack (state file, logs, Kafka data); default <cacheDir>/stack. */
+  runDir: z.string().min(1).optional(),
+  kafkaVersion: z
+    .string()
+    .regex(/^\d+\.\d+\.\d+$/)
+    .default('3.9.2'),
+  apicurioVersion: z
+    .string()
+    .regex(/^\d+\.\d+\.\d+$/)
+    .default('3.3.3'),
   kafkaPort: port.default(19092),
   kafkaControllerPort: port.default(19093),
   registryPort: port.default(18081),
@@ -36,24 +44,37 @@ export const ConfigSchema = z.object({
     })
     .default({ clientId: 'flywheel', defaultPartitions: 4 }),
   registry: z.object({ url: z.string().url().optional() }).default({}),
-  redis: z.object({ url: z.string().optional(), keyPrefix: z.string().default('fw:') }).default({ keyPrefix: 'fw:' }),
+  redis: z
+    .object({ url: z.string().optional(), keyPrefix: z.string().default('fw:') })
+    .default({ keyPrefix: 'fw:' }),
   clickhouse: z
     .object({
       /** A ClickHouse server's HTTP URL; unset means embedded chDB at `dataDir`. */
       url: z.string().url().optional(),
       dataDir: z.string().optional(),
-      database: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/).default('flywheel'),
+      database: z
+        .string()
+        .regex(/^[A-Za-z_][A-Za-z0-9_]*$/)
+        .default('flywheel'),
     })
     .default({ database: 'flywheel' }),
   http: z
     .object({
       host: z.string().default('127.0.0.1'),
+      /** In `flywheel run <service>` mode: the one port this process serves (health, metrics, its API). */
+      port: port.optional(),
       ingestPort: port.default(8700),
       servingPort: port.default(8701),
       consolePort: port.default(8702),
       maxBodyBytes: z.coerce.number().int().positive().default(1_048_576),
     })
-    .default({ host: '127.0.0.1', ingestPort: 8700, servingPort: 8701, consolePort: 8702, maxBodyBytes: 1_048_576 }),
+    .default({
+      host: '127.0.0.1',
+      ingestPort: 8700,
+      servingPort: 8701,
+      consolePort: 8702,
+      maxBodyBytes: 1_048_576,
+    }),
 });
 
 export type FlywheelConfig = z.infer<typeof ConfigSchema>;
@@ -67,40 +88,132 @@ export interface ResolvedConfig extends FlywheelConfig {
 }
 
 export const ENV_VARS: ReadonlyArray<{ env: string; path: string; description: string; list?: boolean }> = [
-  { env: 'FLYWHEEL_CACHE_DIR', path: 'stack.cacheDir', description: 'Folder for downloaded jars, stack data and logs (ignored by git).' },
-  { env: 'FLYWHEEL_KAFKA_VERSION', path: 'stack.kafkaVersion', description: 'Apache Kafka version the stack manager runs (3.9.x default; 4.x supported).' },
-  { env: 'FLYWHEEL_APICURIO_VERSION', path: 'stack.apicurioVersion', description: 'Apicurio Registry version the stack manager runs.' },
+  {
+    env: 'FLYWHEEL_CACHE_DIR',
+    path: 'stack.cacheDir',
+    description: 'Folder for downloaded jars, stack data and logs (ignored by git).',
+  },
+  {
+    env: 'FLYWHEEL_STACK_DIR',
+    path: 'stack.runDir',
+    description: 'Run-time folder of the local stack: state, logs, Kafka data (default <cache>/stack).',
+  },
+  {
+    env: 'FLYWHEEL_KAFKA_VERSION',
+    path: 'stack.kafkaVersion',
+    description: 'Apache Kafka version the stack manager runs (3.9.x default; 4.x supported).',
+  },
+  {
+    env: 'FLYWHEEL_APICURIO_VERSION',
+    path: 'stack.apicurioVersion',
+    description: 'Apicurio Registry version the stack manager runs.',
+  },
   { env: 'FLYWHEEL_KAFKA_PORT', path: 'stack.kafkaPort', description: 'Local Kafka broker port.' },
-  { env: 'FLYWHEEL_KAFKA_CONTROLLER_PORT', path: 'stack.kafkaControllerPort', description: 'Local KRaft controller port.' },
-  { env: 'FLYWHEEL_REGISTRY_PORT', path: 'stack.registryPort', description: 'Local schema registry HTTP port.' },
-  { env: 'FLYWHEEL_REGISTRY_MANAGEMENT_PORT', path: 'stack.registryManagementPort', description: 'Local registry management (health) port.' },
+  {
+    env: 'FLYWHEEL_KAFKA_CONTROLLER_PORT',
+    path: 'stack.kafkaControllerPort',
+    description: 'Local KRaft controller port.',
+  },
+  {
+    env: 'FLYWHEEL_REGISTRY_PORT',
+    path: 'stack.registryPort',
+    description: 'Local schema registry HTTP port.',
+  },
+  {
+    env: 'FLYWHEEL_REGISTRY_MANAGEMENT_PORT',
+    path: 'stack.registryManagementPort',
+    description: 'Local registry management (health) port.',
+  },
   { env: 'FLYWHEEL_REDIS_PORT', path: 'stack.redisPort', description: 'Local Redis port.' },
-  { env: 'FLYWHEEL_READY_TIMEOUT_MS', path: 'stack.readyTimeoutMs', description: 'How long a stack part may take to become ready.' },
-  { env: 'FLYWHEEL_JAVA', path: 'stack.java', description: 'Java 17+ executable used for Kafka and the registry.' },
-  { env: 'FLYWHEEL_JVM_DIRS', path: 'stack.jvmDirs', list: true, description: 'Comma-separated folders searched for JDKs (default /usr/lib/jvm).' },
+  {
+    env: 'FLYWHEEL_READY_TIMEOUT_MS',
+    path: 'stack.readyTimeoutMs',
+    description: 'How long a stack part may take to become ready.',
+  },
+  {
+    env: 'FLYWHEEL_JAVA',
+    path: 'stack.java',
+    description: 'Java 17+ executable used for Kafka and the registry.',
+  },
+  {
+    env: 'FLYWHEEL_JVM_DIRS',
+    path: 'stack.jvmDirs',
+    list: true,
+    description: 'Comma-separated folders searched for JDKs (default /usr/lib/jvm).',
+  },
   { env: 'FLYWHEEL_MAVEN', path: 'stack.maven', description: 'Maven executable used to fetch jars.' },
-  { env: 'FLYWHEEL_KAFKA_BROKERS', path: 'kafka.brokers', list: true, description: 'Comma-separated Kafka bootstrap servers (default: the local stack).' },
+  {
+    env: 'FLYWHEEL_KAFKA_BROKERS',
+    path: 'kafka.brokers',
+    list: true,
+    description: 'Comma-separated Kafka bootstrap servers (default: the local stack).',
+  },
   { env: 'FLYWHEEL_KAFKA_CLIENT_ID', path: 'kafka.clientId', description: 'Kafka client id prefix.' },
-  { env: 'FLYWHEEL_KAFKA_PARTITIONS', path: 'kafka.defaultPartitions', description: 'Partitions for topics Flywheel creates.' },
-  { env: 'FLYWHEEL_REGISTRY_URL', path: 'registry.url', description: 'Confluent-compatible schema registry URL (default: local Apicurio ccompat API).' },
+  {
+    env: 'FLYWHEEL_KAFKA_PARTITIONS',
+    path: 'kafka.defaultPartitions',
+    description: 'Partitions for topics Flywheel creates.',
+  },
+  {
+    env: 'FLYWHEEL_REGISTRY_URL',
+    path: 'registry.url',
+    description: 'Confluent-compatible schema registry URL (default: local Apicurio ccompat API).',
+  },
   { env: 'FLYWHEEL_REDIS_URL', path: 'redis.url', description: 'Redis URL (default: the local stack).' },
-  { env: 'FLYWHEEL_REDIS_PREFIX', path: 'redis.keyPrefix', description: 'Prefix of every Redis key Flywheel writes.' },
-  { env: 'CLICKHOUSE_URL', path: 'clickhouse.url', description: 'ClickHouse server HTTP URL; unset = embedded chDB.' },
-  { env: 'FLYWHEEL_CHDB_PATH', path: 'clickhouse.dataDir', description: 'Data folder of the embedded chDB store.' },
-  { env: 'FLYWHEEL_CLICKHOUSE_DATABASE', path: 'clickhouse.database', description: 'ClickHouse database holding Flywheel tables.' },
+  {
+    env: 'FLYWHEEL_REDIS_PREFIX',
+    path: 'redis.keyPrefix',
+    description: 'Prefix of every Redis key Flywheel writes.',
+  },
+  {
+    env: 'CLICKHOUSE_URL',
+    path: 'clickhouse.url',
+    description: 'ClickHouse server HTTP URL; unset = embedded chDB.',
+  },
+  {
+    env: 'FLYWHEEL_CHDB_PATH',
+    path: 'clickhouse.dataDir',
+    description: 'Data folder of the embedded chDB store.',
+  },
+  {
+    env: 'FLYWHEEL_CLICKHOUSE_DATABASE',
+    path: 'clickhouse.database',
+    description: 'ClickHouse database holding Flywheel tables.',
+  },
   { env: 'FLYWHEEL_HTTP_HOST', path: 'http.host', description: 'Address the HTTP servers bind.' },
+  {
+    env: 'FLYWHEEL_HTTP_PORT',
+    path: 'http.port',
+    description: 'Port of a single-service process (`flywheel run <service>`); overrides its default.',
+  },
   { env: 'FLYWHEEL_INGEST_PORT', path: 'http.ingestPort', description: 'Ingest API port.' },
   { env: 'FLYWHEEL_SERVING_PORT', path: 'http.servingPort', description: 'Serving API port.' },
   { env: 'FLYWHEEL_CONSOLE_PORT', path: 'http.consolePort', description: 'Console and monitor port.' },
-  { env: 'FLYWHEEL_MAX_BODY_BYTES', path: 'http.maxBodyBytes', description: 'Largest accepted HTTP request body (413 above).' },
+  {
+    env: 'FLYWHEEL_MAX_BODY_BYTES',
+    path: 'http.maxBodyBytes',
+    description: 'Largest accepted HTTP request body (413 above).',
+  },
 ];
 
-export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Record<string, unknown> = {}): Readonly<ResolvedConfig> {
+export function loadConfig(
+  env: NodeJS.ProcessEnv = process.env,
+  overrides: Record<string, unknown> = {},
+): Readonly<ResolvedConfig> {
   const raw: Record<string, unknown> = env.FLYWHEEL_CONFIG ? readConfigFile(env.FLYWHEEL_CONFIG) : {};
   for (const { env: name, path, list } of ENV_VARS) {
     const value = env[name];
     if (value === undefined || value === '') continue;
-    setPath(raw, path, list ? value.split(',').map((s) => s.trim()).filter(Boolean) : value);
+    setPath(
+      raw,
+      path,
+      list
+        ? value
+            .split(',')
+            .map((s) => s.trim())
+            .filter(Boolean)
+        : value,
+    );
   }
   deepMerge(raw, overrides);
   const parsed = ConfigSchema.safeParse(raw);
@@ -129,7 +242,10 @@ function readConfigFile(path: string): Record<string, unknown> {
   try {
     return JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
   } catch (err) {
-    throw new FlywheelError('FW_CONFIG_INVALID', `Cannot read FLYWHEEL_CONFIG file ${path}: ${(err as Error).message}`);
+    throw new FlywheelError(
+      'FW_CONFIG_INVALID',
+      `Cannot read FLYWHEEL_CONFIG file ${path}: ${(err as Error).message}`,
+    );
   }
 }
 

@@ -36,7 +36,8 @@ function serialise(fields?: Record<string, unknown>): Record<string, unknown> | 
   if (!fields) return undefined;
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(fields)) {
-    out[k] = v instanceof Error ? { name: v.name, message: v.message, code: (v as { code?: unknown }).code } : v;
+    out[k] =
+      v instanceof Error ? { name: v.name, message: v.message, code: (v as { code?: unknown }).code } : v;
   }
   return out;
 }

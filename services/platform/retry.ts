@@ -12,7 +12,10 @@ export interface RetryOptions {
 export const DEFAULT_RETRY: RetryOptions = { retries: 5, initialDelayMs: 100, maxDelayMs: 5_000 };
 
 /** Exponential backoff with full jitter (the AWS architecture blog's variant): spreads retry storms. */
-export async function withRetry<T>(fn: (attempt: number) => Promise<T>, options: Partial<RetryOptions> = {}): Promise<T> {
+export async function withRetry<T>(
+  fn: (attempt: number) => Promise<T>,
+  options: Partial<RetryOptions> = {},
+): Promise<T> {
   const opts = { ...DEFAULT_RETRY, ...options };
   const retriable = opts.retriable ?? isRetriable;
   for (let attempt = 0; ; attempt++) {

@@ -12,7 +12,8 @@
  * - Numeric kinds (sum, mean, min, max, variance, stddev, approx_quantile) ignore anything that is not a
  *   finite number — strings, NaN, ±Infinity. The processor validates types before folding, so this only
  *   keeps a bad value from poisoning a tile (and keeps the IR JSON-safe).
- * - `finalize` returns null when nothing was folded, except `count`, which returns 0.
+ * - `finalize` returns null when nothing was folded, except the counting kinds `count` and
+ *   `approx_distinct`, which return 0.
  * - `merge(a, b)` may mutate and return `a`; it never mutates `b` and never returns an object aliased to
  *   `b`. `update` may mutate and return its IR. Always use the returned value.
  */
@@ -88,14 +89,19 @@ const FACTORIES: Readonly<Record<AggregationKind, Factory>> = {
 };
 
 function invalidSpec(message: string, spec: unknown): FlywheelError {
-  return new FlywheelError('FW_FEATURE_VIEW_INVALID', `invalid aggregation: ${message}`, { details: { spec } });
+  return new FlywheelError('FW_FEATURE_VIEW_INVALID', `invalid aggregation: ${message}`, {
+    details: { spec },
+  });
 }
 
 /** Validates the spec (throws FW_FEATURE_VIEW_INVALID) and returns the aggregator for its kind. */
 export function createAggregator(spec: AggregationSpec): AnyAggregator {
   const factory = Object.hasOwn(FACTORIES, spec.kind) ? FACTORIES[spec.kind] : undefined;
   if (factory === undefined) {
-    throw invalidSpec(`unknown kind ${JSON.stringify(spec.kind)}; expected one of ${AGGREGATION_KINDS.join(', ')}`, spec);
+    throw invalidSpec(
+      `unknown kind ${JSON.stringify(spec.kind)}; expected one of ${AGGREGATION_KINDS.join(', ')}`,
+      spec,
+    );
   }
   if (spec.quantiles !== undefined) {
     if (spec.kind !== 'approx_quantile') throw invalidSpec(`quantiles only apply to approx_quantile`, spec);

@@ -3,7 +3,9 @@ import { FlywheelError } from '../../platform/errors.ts';
 
 export function decodeError(kind: string, message: string, data: unknown): FlywheelError {
   const sample = JSON.stringify(data)?.slice(0, 200);
-  return new FlywheelError('FW_DECODE_FAILED', `malformed ${kind} state: ${message}`, { details: { kind, sample } });
+  return new FlywheelError('FW_DECODE_FAILED', `malformed ${kind} state: ${message}`, {
+    details: { kind, sample },
+  });
 }
 
 export function expectArray(kind: string, data: unknown, lengths: readonly number[]): unknown[] {

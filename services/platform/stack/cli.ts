@@ -1,7 +1,7 @@
 import { loadConfig } from '../config.ts';
 import { FlywheelError } from '../errors.ts';
 import { createLogger } from '../logger.ts';
-import { PART_NAMES, type PartName, createStack } from './stack.ts';
+import { createStack, PART_NAMES, type PartName } from './stack.ts';
 
 /**
  * `npm run stack -- up|down|status [part,…]`. Human lines go to stderr; the last stdout line is a JSON
@@ -11,7 +11,11 @@ async function main(argv: string[]): Promise<number> {
   const [command = 'status', list] = argv;
   const names = (list ? list.split(',').filter(Boolean) : [...PART_NAMES]) as PartName[];
   const unknown = names.filter((n) => !PART_NAMES.includes(n));
-  if (unknown.length) throw new FlywheelError('FW_BAD_REQUEST', `unknown stack part(s): ${unknown.join(', ')}; known: ${PART_NAMES.join(', ')}`);
+  if (unknown.length)
+    throw new FlywheelError(
+      'FW_BAD_REQUEST',
+      `unknown stack part(s): ${unknown.join(', ')}; known: ${PART_NAMES.join(', ')}`,
+    );
   const config = loadConfig();
   const stack = createStack(config, createLogger({ component: 'stack' }));
   if (command === 'up') {
@@ -27,20 +31,34 @@ async function main(argv: string[]): Promise<number> {
     process.once('SIGTERM', onSignal);
     const t0 = Date.now();
     const parts = await stack.up(names);
-    for (const p of parts) process.stderr.write(`${p.name.padEnd(9)} ${p.state.padEnd(8)} ports ${p.ports.join(',')}${p.pid ? ` pid ${p.pid}` : ''}\n`);
+    for (const p of parts)
+      process.stderr.write(
+        `${p.name.padEnd(9)} ${p.state.padEnd(8)} ports ${p.ports.join(',')}${p.pid ? ` pid ${p.pid}` : ''}\n`,
+      );
     const started = parts.filter((p) => p.state === 'started').map((p) => p.name);
-    console.log(JSON.stringify({ started, reused: parts.filter((p) => p.state === 'reused').map((p) => p.name), seconds: (Date.now() - t0) / 1000 }));
+    console.log(
+      JSON.stringify({
+        started,
+        reused: parts.filter((p) => p.state === 'reused').map((p) => p.name),
+        seconds: (Date.now() - t0) / 1000,
+      }),
+    );
     return 0;
   }
   if (command === 'down') {
     const stopped = await stack.down(names);
-    process.stderr.write(stopped.length ? `stopped ${stopped.join(', ')}\n` : 'nothing to stop (no part was started by the stack manager)\n');
+    process.stderr.write(
+      stopped.length
+        ? `stopped ${stopped.join(', ')}\n`
+        : 'nothing to stop (no part was started by the stack manager)\n',
+    );
     console.log(JSON.stringify({ stopped }));
     return 0;
   }
   if (command === 'status') {
     const parts = await stack.status();
-    for (const p of parts) process.stderr.write(`${p.name.padEnd(9)} ${p.state.padEnd(8)} ports ${p.ports.join(',')}\n`);
+    for (const p of parts)
+      process.stderr.write(`${p.name.padEnd(9)} ${p.state.padEnd(8)} ports ${p.ports.join(',')}\n`);
     console.log(JSON.stringify(Object.fromEntries(parts.map((p) => [p.name, p.state]))));
     return parts.every((p) => p.state === 'running') ? 0 : 3;
   }

@@ -22,14 +22,21 @@ export function ensureMaven(maven: string): void {
 export async function runMaven(maven: string, args: string[], cwd: string, what: string): Promise<void> {
   const child = spawn(maven, ['-B', '-q', ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
-  child.stdout.on('data', (d) => (output += d));
-  child.stderr.on('data', (d) => (output += d));
+  child.stdout.on('data', (d) => {
+    output += d;
+  });
+  child.stderr.on('data', (d) => {
+    output += d;
+  });
   const code = await new Promise<number>((resolve, reject) => {
     child.once('error', reject);
     child.once('close', (c) => resolve(c ?? 1));
   });
   if (code !== 0) {
-    throw new FlywheelError('FW_STACK_FETCH_FAILED', `Fetching ${what} with Maven failed (exit ${code}):\n${output.slice(-2_000)}`);
+    throw new FlywheelError(
+      'FW_STACK_FETCH_FAILED',
+      `Fetching ${what} with Maven failed (exit ${code}):\n${output.slice(-2_000)}`,
+    );
   }
 }
 
@@ -47,9 +54,15 @@ export function freshDir(dir: string): void {
 }
 
 /** A packaging=pom project whose only job is `dependency:copy-dependencies` into `libs/`. */
-export function jarsPom(artifactId: string, deps: ReadonlyArray<[group: string, artifact: string, version: string]>): string {
+export function jarsPom(
+  artifactId: string,
+  deps: ReadonlyArray<[group: string, artifact: string, version: string]>,
+): string {
   const items = deps
-    .map(([g, a, v]) => `    <dependency><groupId>${g}</groupId><artifactId>${a}</artifactId><version>${v}</version></dependency>`)
+    .map(
+      ([g, a, v]) =>
+        `    <dependency><groupId>${g}</groupId><artifactId>${a}</artifactId><version>${v}</version></dependency>`,
+    )
     .join('\n');
   return `<project xmlns="http://maven.apache.org/POM/4.0.0">
   <modelVersion>4.0.0</modelVersion>

@@ -23,5 +23,7 @@ export interface PartContext {
   readonly logger: Logger;
   /** Absolute folder for downloads, data and logs. */
   readonly cacheDir: string;
+  /** Absolute folder for this stack's state, logs and data. */
+  readonly runDir: string;
   readonly jvmDirs: readonly string[];
 }

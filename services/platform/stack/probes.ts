@@ -15,7 +15,12 @@ export function portOpen(port: number, timeoutMs = 500): Promise<boolean> {
 }
 
 /** Sends `request` bytes and resolves with the first `minBytes` of the answer (or null on error/timeout). */
-function exchange(port: number, request: Buffer, minBytes: number, timeoutMs: number): Promise<Buffer | null> {
+function exchange(
+  port: number,
+  request: Buffer,
+  minBytes: number,
+  timeoutMs: number,
+): Promise<Buffer | null> {
   return new Promise((resolve) => {
     const socket = connect({ host: '127.0.0.1', port });
     const chunks: Buffer[] = [];
@@ -56,7 +61,9 @@ export async function kafkaAnswers(port: number, timeoutMs = 1_000): Promise<boo
   const request = Buffer.concat([Buffer.alloc(4), body]);
   request.writeInt32BE(body.length, 0);
   const answer = await exchange(port, request, 10, timeoutMs);
-  return answer !== null && answer.length >= 10 && answer.readInt32BE(4) === 0x5eed && answer.readInt16BE(8) === 0;
+  return (
+    answer !== null && answer.length >= 10 && answer.readInt32BE(4) === 0x5eed && answer.readInt16BE(8) === 0
+  );
 }
 
 export async function httpOk(url: string, timeoutMs = 1_000): Promise<boolean> {

@@ -4,11 +4,20 @@ import { dirname } from 'node:path';
 import { sleep } from '../retry.ts';
 
 /** Starts a long-running server in its own process group, output to a log file, not tied to our life. */
-export function spawnDetached(cmd: string, args: string[], opts: { cwd?: string; logFile: string; env?: NodeJS.ProcessEnv }): number {
+export function spawnDetached(
+  cmd: string,
+  args: string[],
+  opts: { cwd?: string; logFile: string; env?: NodeJS.ProcessEnv },
+): number {
   mkdirSync(dirname(opts.logFile), { recursive: true });
   const fd = openSync(opts.logFile, 'a');
   try {
-    const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env ?? process.env, detached: true, stdio: ['ignore', fd, fd] });
+    const child = spawn(cmd, args, {
+      cwd: opts.cwd,
+      env: opts.env ?? process.env,
+      detached: true,
+      stdio: ['ignore', fd, fd],
+    });
     if (child.pid === undefined) throw new Error(`could not start ${cmd}`);
     child.unref();
     return child.pid;

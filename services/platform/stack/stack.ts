@@ -1,4 +1,4 @@
-import { resolve as resolvePath, join } from 'node:path';
+import { join, resolve as resolvePath } from 'node:path';
 import type { ResolvedConfig } from '../config.ts';
 import { FlywheelError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
@@ -28,17 +28,25 @@ export interface PartStatus {
  */
 export function createStack(config: Readonly<ResolvedConfig>, logger: Logger) {
   const cacheDir = resolvePath(config.stack.cacheDir);
-  const stateFile = join(cacheDir, 'stack', 'state.json');
-  const ctx: PartContext = { config, logger, cacheDir, jvmDirs: config.stack.jvmDirs };
-  const parts: Record<PartName, StackPart> = { kafka: kafkaPart(ctx), registry: registryPart(ctx), redis: redisPart(ctx) };
-  const logOf = (name: string) => join(cacheDir, 'stack', 'logs', `${name}.log`);
+  const runDir = resolvePath(config.stack.runDir ?? join(cacheDir, 'stack'));
+  const stateFile = join(runDir, 'state.json');
+  const ctx: PartContext = { config, logger, cacheDir, runDir, jvmDirs: config.stack.jvmDirs };
+  const parts: Record<PartName, StackPart> = {
+    kafka: kafkaPart(ctx),
+    registry: registryPart(ctx),
+    redis: redisPart(ctx),
+  };
+  const logOf = (name: string) => join(runDir, 'logs', `${name}.log`);
 
   async function waitReady(part: StackPart, pid: number): Promise<void> {
     const deadline = Date.now() + config.stack.readyTimeoutMs;
     while (Date.now() < deadline) {
       if (await part.ready()) return;
       if (!isAlive(pid)) {
-        throw new FlywheelError('FW_STACK_NOT_READY', `${part.name} exited while starting. Last lines of ${logOf(part.name)}:\n${tailFile(logOf(part.name))}`);
+        throw new FlywheelError(
+          'FW_STACK_NOT_READY',
+          `${part.name} exited while starting. Last lines of ${logOf(part.name)}:\n${tailFile(logOf(part.name))}`,
+        );
       }
       await sleep(200);
     }
@@ -53,7 +61,8 @@ export function createStack(config: Readonly<ResolvedConfig>, logger: Logger) {
     const part = parts[name];
     const t0 = Date.now();
     const known = readState(stateFile).parts[name];
-    if (await part.answers()) return { name, state: 'reused', ports: part.ports, ...(known ? { pid: known.pid } : {}) };
+    if (await part.answers())
+      return { name, state: 'reused', ports: part.ports, ...(known ? { pid: known.pid } : {}) };
     if (known && isAlive(known.pid)) {
       await waitReady(part, known.pid); // started by an earlier `up` that has not finished starting
       return { name, state: 'reused', pid: known.pid, ports: part.ports };
@@ -102,7 +111,8 @@ export function createStack(config: Readonly<ResolvedConfig>, logger: Logger) {
       const results = await Promise.allSettled(names.map((n) => upOne(n)));
       const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
       if (failed.length > 0) {
-        for (const r of results) if (r.status === 'fulfilled' && r.value.state === 'started') await stopOne(r.value.name);
+        for (const r of results)
+          if (r.status === 'fulfilled' && r.value.state === 'started') await stopOne(r.value.name);
         throw failed[0]!.reason;
       }
       return results.map((r) => (r as PromiseFulfilledResult<PartStatus>).value);
@@ -119,7 +129,12 @@ export function createStack(config: Readonly<ResolvedConfig>, logger: Logger) {
         PART_NAMES.map(async (name) => {
           const entry = state.parts[name];
           const running = await parts[name].answers();
-          return { name, state: running ? 'running' : 'stopped', ports: parts[name].ports, ...(entry ? { pid: entry.pid } : {}) } as PartStatus;
+          return {
+            name,
+            state: running ? 'running' : 'stopped',
+            ports: parts[name].ports,
+            ...(entry ? { pid: entry.pid } : {}),
+          } as PartStatus;
         }),
       );
     },

@@ -1,13 +1,13 @@
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { spawnSync } from 'node:child_process';
 import { FlywheelError } from '../../errors.ts';
 import { findJava } from '../java.ts';
 import { ensureMaven, freshDir, isComplete, jarsPom, markComplete, runMaven } from '../maven.ts';
+import type { PartContext, StackPart } from '../part.ts';
 import { kafkaAnswers } from '../probes.ts';
 import { spawnDetached } from '../processes.ts';
-import type { PartContext, StackPart } from '../part.ts';
 
 /** The logging backend Kafka's POM leaves out differs by major version (reload4j in 3.x, log4j2 in 4.x). */
 function loggingJars(version: string): Array<[string, string, string]> {
@@ -62,7 +62,7 @@ const LOG4J2 = `<Configuration status="WARN"><Appenders><Console name="out" targ
 export function kafkaPart(ctx: PartContext): StackPart {
   const { stack } = ctx.config;
   const home = join(ctx.cacheDir, `kafka-${stack.kafkaVersion}`);
-  const runDir = join(ctx.cacheDir, 'stack', 'kafka');
+  const runDir = join(ctx.runDir, 'kafka');
   const javaOpts = { configured: stack.java, jvmDirs: ctx.jvmDirs };
   const logConfig = stack.kafkaVersion.startsWith('3.')
     ? `-Dlog4j.configuration=file:${join(runDir, 'log4j.properties')}`
@@ -81,9 +81,17 @@ export function kafkaPart(ctx: PartContext): StackPart {
       ensureMaven(stack.maven);
       ctx.logger.info('fetching Kafka jars from Maven Central', { version: stack.kafkaVersion });
       freshDir(home);
-      const deps: Array<[string, string, string]> = [['org.apache.kafka', 'kafka_2.13', stack.kafkaVersion], ...loggingJars(stack.kafkaVersion)];
+      const deps: Array<[string, string, string]> = [
+        ['org.apache.kafka', 'kafka_2.13', stack.kafkaVersion],
+        ...loggingJars(stack.kafkaVersion),
+      ];
       writeFileSync(join(home, 'pom.xml'), jarsPom('kafka-jars', deps));
-      await runMaven(stack.maven, ['dependency:copy-dependencies', `-DoutputDirectory=${join(home, 'libs')}`], home, `Kafka ${stack.kafkaVersion}`);
+      await runMaven(
+        stack.maven,
+        ['dependency:copy-dependencies', `-DoutputDirectory=${join(home, 'libs')}`],
+        home,
+        `Kafka ${stack.kafkaVersion}`,
+      );
       markComplete(home);
     },
 
@@ -101,16 +109,40 @@ export function kafkaPart(ctx: PartContext): StackPart {
       const clusterId = randomBytes(16).toString('base64url');
       const format = spawnSync(
         java.path,
-        ['-cp', classpath, logConfig, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', props, '--ignore-formatted'],
+        [
+          '-cp',
+          classpath,
+          logConfig,
+          'kafka.tools.StorageTool',
+          'format',
+          '-t',
+          clusterId,
+          '-c',
+          props,
+          '--ignore-formatted',
+        ],
         { encoding: 'utf8', timeout: 60_000 },
       );
       if (format.status !== 0) {
-        throw new FlywheelError('FW_STACK_NOT_READY', `Formatting Kafka's log folder failed:\n${format.stderr || format.stdout}`);
+        throw new FlywheelError(
+          'FW_STACK_NOT_READY',
+          `Formatting Kafka's log folder failed:\n${format.stderr || format.stdout}`,
+        );
       }
       return spawnDetached(
         java.path,
-        ['-Xms256m', '-Xmx1g', '-XX:+UseG1GC', '-Djava.awt.headless=true', logConfig, '-cp', classpath, 'kafka.Kafka', props],
-        { logFile: join(ctx.cacheDir, 'stack', 'logs', 'kafka.log') },
+        [
+          '-Xms256m',
+          '-Xmx1g',
+          '-XX:+UseG1GC',
+          '-Djava.awt.headless=true',
+          logConfig,
+          '-cp',
+          classpath,
+          'kafka.Kafka',
+          props,
+        ],
+        { logFile: join(ctx.runDir, 'logs', 'kafka.log') },
       );
     },
   };

@@ -1,9 +1,9 @@
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { FlywheelError } from '../../errors.ts';
+import type { PartContext, StackPart } from '../part.ts';
 import { redisAnswers } from '../probes.ts';
 import { spawnDetached } from '../processes.ts';
-import type { PartContext, StackPart } from '../part.ts';
 
 function redisServerPath(): string | undefined {
   const which = spawnSync('sh', ['-c', 'command -v redis-server'], { encoding: 'utf8' });
@@ -40,15 +40,29 @@ export function redisPart(ctx: PartContext): StackPart {
         install = spawnSync('apt-get', ['install', '-y', '-qq', 'redis-server'], { encoding: 'utf8', env });
       }
       if (install.status !== 0 || !redisServerPath()) {
-        throw new FlywheelError('FW_STACK_REDIS_MISSING', `apt-get install redis-server failed:\n${install.stderr.slice(-1_500)}`);
+        throw new FlywheelError(
+          'FW_STACK_REDIS_MISSING',
+          `apt-get install redis-server failed:\n${install.stderr.slice(-1_500)}`,
+        );
       }
     },
 
     async start() {
       const bin = redisServerPath();
       if (!bin) throw new FlywheelError('FW_STACK_REDIS_MISSING', 'redis-server vanished after provisioning');
-      const args = ['--bind', '127.0.0.1', '--port', String(stack.redisPort), '--save', '', '--appendonly', 'no', '--protected-mode', 'yes'];
-      return spawnDetached(bin, args, { logFile: join(ctx.cacheDir, 'stack', 'logs', 'redis.log') });
+      const args = [
+        '--bind',
+        '127.0.0.1',
+        '--port',
+        String(stack.redisPort),
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+        '--protected-mode',
+        'yes',
+      ];
+      return spawnDetached(bin, args, { logFile: join(ctx.runDir, 'logs', 'redis.log') });
     },
   };
 }

@@ -4,9 +4,9 @@ import { join } from 'node:path';
 import { FlywheelError } from '../../errors.ts';
 import { findJava } from '../java.ts';
 import { ensureMaven, freshDir, isComplete, markComplete, runMaven } from '../maven.ts';
+import type { PartContext, StackPart } from '../part.ts';
 import { httpOk } from '../probes.ts';
 import { spawnDetached } from '../processes.ts';
-import type { PartContext, StackPart } from '../part.ts';
 
 /** Apicurio Registry 3.x with in-memory storage, serving the Confluent-compatible API at /apis/ccompat/v7. */
 export function registryPart(ctx: PartContext): StackPart {
@@ -30,11 +30,18 @@ export function registryPart(ctx: PartContext): StackPart {
       ctx.logger.info('fetching Apicurio Registry from Maven Central', { version: stack.apicurioVersion });
       freshDir(home);
       const artifact = `io.apicurio:apicurio-registry-app:${stack.apicurioVersion}:tar.gz:all`;
-      await runMaven(stack.maven, ['dependency:copy', `-Dartifact=${artifact}`, `-DoutputDirectory=${home}`], home, artifact);
+      await runMaven(
+        stack.maven,
+        ['dependency:copy', `-Dartifact=${artifact}`, `-DoutputDirectory=${home}`],
+        home,
+        artifact,
+      );
       const archive = readdirSync(home).find((f) => f.endsWith('.tar.gz'));
-      if (!archive) throw new FlywheelError('FW_STACK_FETCH_FAILED', `Maven fetched no archive for ${artifact}`);
+      if (!archive)
+        throw new FlywheelError('FW_STACK_FETCH_FAILED', `Maven fetched no archive for ${artifact}`);
       const untar = spawnSync('tar', ['xzf', archive], { cwd: home, encoding: 'utf8' });
-      if (untar.status !== 0) throw new FlywheelError('FW_STACK_FETCH_FAILED', `Unpacking ${archive} failed: ${untar.stderr}`);
+      if (untar.status !== 0)
+        throw new FlywheelError('FW_STACK_FETCH_FAILED', `Unpacking ${archive} failed: ${untar.stderr}`);
       markComplete(home);
     },
 
@@ -54,7 +61,7 @@ export function registryPart(ctx: PartContext): StackPart {
           '-jar',
           'quarkus-run.jar',
         ],
-        { cwd: home, logFile: join(ctx.cacheDir, 'stack', 'logs', 'registry.log') },
+        { cwd: home, logFile: join(ctx.runDir, 'logs', 'registry.log') },
       );
     },
   };

@@ -1,0 +1,100 @@
+import {
+  type Admin,
+  type Consumer,
+  type ConsumerConfig,
+  Kafka,
+  type KafkaConfig,
+  logLevel,
+  type Producer,
+} from 'kafkajs';
+import type { ResolvedConfig } from './config.ts';
+import type { Logger } from './logger.ts';
+
+/**
+ * The platform's Kafka port. Services depend on these factories, never on kafkajs directly, so a
+ * maintained client can replace kafkajs 2.2.4 behind them without touching the services.
+ */
+// kafkajs 2's default partitioner is the Java client's murmur2; we want it, without the banner.
+process.env.KAFKAJS_NO_PARTITIONER_WARNING ??= '1';
+
+export function createKafka(config: Readonly<ResolvedConfig>, logger: Logger, clientSuffix = ''): Kafka {
+  const kafkaLog = logger.child({ component: 'kafka' });
+  const options: KafkaConfig = {
+    clientId: `${config.kafka.clientId}${clientSuffix ? `-${clientSuffix}` : ''}`,
+    brokers: config.kafka.brokers,
+    logLevel: logLevel.WARN,
+    connectionTimeout: 3_000,
+    requestTimeout: 30_000,
+    retry: { retries: 8, initialRetryTime: 100, maxRetryTime: 5_000 },
+    logCreator:
+      () =>
+      ({ level, log }) => {
+        const { message, ...rest } = log;
+        // kafkajs logs a rebalance as an ERROR on every join; keep it but do not shout.
+        // Bounded producer retries are deliberate (callers answer 503 rather than hang): not a warning.
+        if (String(message).startsWith('Limiting retries for the idempotent producer')) return;
+        const fn =
+          level <= logLevel.ERROR && !String(message).includes('rebalancing')
+            ? kafkaLog.error
+            : kafkaLog.warn;
+        fn(String(message), rest);
+      },
+  };
+  return new Kafka(options);
+}
+
+/** Idempotent producer: no duplicates from the producer's own retries, order kept per partition. */
+export function createProducer(kafka: Kafka, opts: { transactionalId?: string } = {}): Producer {
+  return kafka.producer({
+    idempotent: true,
+    maxInFlightRequests: 1,
+    allowAutoTopicCreation: false,
+    ...(opts.transactionalId ? { transactionalId: opts.transactionalId } : {}),
+  });
+}
+
+export function createConsumer(
+  kafka: Kafka,
+  groupId: string,
+  overrides: Partial<ConsumerConfig> = {},
+): Consumer {
+  return kafka.consumer({
+    groupId,
+    sessionTimeout: 30_000,
+    heartbeatInterval: 3_000,
+    rebalanceTimeout: 60_000,
+    maxBytesPerPartition: 4 * 1024 * 1024,
+    maxWaitTimeInMs: 100,
+    allowAutoTopicCreation: false,
+    ...overrides,
+  });
+}
+
+/** Creates missing topics (and their dead-letter topics when asked); existing ones are left as they are. */
+export async function ensureTopics(
+  admin: Admin,
+  topics: ReadonlyArray<{ topic: string; partitions: number; withDeadLetter?: boolean }>,
+): Promise<void> {
+  const existing = new Set(await admin.listTopics());
+  const wanted = topics.flatMap((t) => [
+    { topic: t.topic, numPartitions: t.partitions },
+    ...(t.withDeadLetter ? [{ topic: `${t.topic}.dlq`, numPartitions: 1 }] : []),
+  ]);
+  const missing = wanted.filter((t) => !existing.has(t.topic)).map((t) => ({ ...t, replicationFactor: -1 }));
+  if (missing.length === 0) return;
+  await admin.createTopics({ topics: missing, waitForLeaders: true });
+}
+
+/**
+ * kafkajs 2.2.4 heartbeats only between batches, so long batch work must call `heartbeat()` itself:
+ * this wraps it so a hot loop can call `beat()` on every record at no cost.
+ */
+export function throttledHeartbeat(heartbeat: () => Promise<void>, everyMs = 2_000): () => Promise<void> {
+  let last = Date.now();
+  return async () => {
+    const now = Date.now();
+    if (now - last < everyMs) return;
+    last = now;
+    await heartbeat();
+  };
+}

@@ -1,0 +1,42 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig, type ResolvedConfig } from '../../services/platform/config.ts';
+import { createLogger } from '../../services/platform/logger.ts';
+import { createStack } from '../../services/platform/stack/stack.ts';
+
+/**
+ * Integration tests run against the real local stack. The test command starts it once; each test file
+ * calls `useStack()` which reuses what runs (and starts what is missing when a file is run alone).
+ * Each file gets its own chDB data folder, since libchdb binds one folder per process.
+ */
+export function testConfig(overrides: Record<string, unknown> = {}): Readonly<ResolvedConfig> {
+  const chdb = mkdtempSync(join(tmpdir(), 'flywheel-chdb-'));
+  return loadConfig(process.env, { clickhouse: { dataDir: chdb }, ...overrides });
+}
+
+export async function useStack(config: Readonly<ResolvedConfig>): Promise<void> {
+  await createStack(config, createLogger({ component: 'test-stack' }, 'warn')).up();
+}
+
+export function uniqueName(prefix: string): string {
+  return `${prefix}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
+}
+
+export const quietLogger = () =>
+  createLogger({ component: 'test' }, (process.env.FLYWHEEL_LOG_LEVEL as 'debug') ?? 'warn');
+
+export async function eventually<T>(
+  probe: () => Promise<T | undefined>,
+  timeoutMs = 20_000,
+  what = 'condition',
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

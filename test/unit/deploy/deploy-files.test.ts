@@ -1,0 +1,210 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { parseDocument } from 'yaml';
+import { ENV_VARS } from '../../../services/platform/config.ts';
+import { type K8sObject, renderKustomization } from './kustomize.ts';
+import { validateCompose, validateK8s } from './validators.ts';
+
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+const SERVICES = ['ingest', 'features', 'serving', 'monitor', 'trainer', 'deployer'];
+/** Public ports fixed by the product: ingest, serving, console (monitor). */
+const PUBLIC_PORTS: Record<string, number> = { ingest: 8700, serving: 8701, monitor: 8702 };
+/**
+ * Environment variables the deploy files may set: Flywheel's config table plus a few read outside it.
+ * FLYWHEEL_HTTP_PORT is the port of the process's own HTTP server (health, metrics).
+ */
+const KNOWN_ENV = new Set([...ENV_VARS.map((v) => v.env), 'FLYWHEEL_HTTP_PORT', 'NODE_ENV']);
+
+type Compose = {
+  services: Record<string, { command?: string[]; environment?: Record<string, string>; ports?: string[] }>;
+  [key: string]: unknown;
+};
+type Container = {
+  name: string;
+  image: unknown;
+  args?: string[];
+  env?: Array<{ name: string; value?: string }>;
+};
+type Deployment = K8sObject & {
+  spec: { replicas?: number; template: { spec: { containers: Container[] } } };
+};
+
+function loadCompose(): Compose {
+  // Compose resolves YAML merge keys (`<<: *anchor`); YAML 1.2 parsers only do so when asked.
+  const doc = parseDocument(readFileSync(join(ROOT, 'docker-compose.yml'), 'utf8'), { merge: true });
+  assert.deepEqual(doc.errors, [], 'docker-compose.yml is not valid YAML');
+  return doc.toJS() as Compose;
+}
+
+const render = (overlay: string) => renderKustomization(join(ROOT, 'k8s', overlay));
+const deployments = (objects: K8sObject[]) => objects.filter((o): o is Deployment => o.kind === 'Deployment');
+const container = (d: Deployment) => d.spec.template.spec.containers[0]!;
+
+describe('docker-compose.yml', () => {
+  it('conforms to the Compose Specification', () => {
+    assert.deepEqual(validateCompose(loadCompose()), []);
+  });
+
+  it('runs each Flywheel service from the one image with `run <service>` and known env vars', () => {
+    const { services } = loadCompose();
+    for (const name of SERVICES) {
+      const s = services[name];
+      assert.ok(s, `service ${name} missing`);
+      assert.deepEqual(s.command, ['run', name]);
+      const unknown = Object.keys(s.environment ?? {}).filter((k) => !KNOWN_ENV.has(k));
+      assert.deepEqual(unknown, [], `${name}: env vars Flywheel does not read`);
+      if (PUBLIC_PORTS[name]) {
+        assert.equal(s.environment?.FLYWHEEL_HTTP_PORT, String(PUBLIC_PORTS[name]));
+        assert.ok(
+          s.ports?.includes(`${PUBLIC_PORTS[name]}:${PUBLIC_PORTS[name]}`),
+          `${name} publishes its port`,
+        );
+      }
+    }
+  });
+
+  describe('catches typos (negative controls)', () => {
+    const mutations: Record<string, (c: Compose) => void> = {
+      'misspelt top-level key `servics`': (c) => {
+        c.servics = c.services;
+        delete (c as Partial<Compose>).services;
+      },
+      'image as a number': (c) => {
+        (c.services.redis as Record<string, unknown>).image = 7.2;
+      },
+      'unknown service key `helthcheck`': (c) => {
+        (c.services.redis as Record<string, unknown>).helthcheck = { test: ['CMD', 'true'] };
+      },
+      'bad depends_on condition': (c) => {
+        (c.services.ingest as Record<string, unknown>).depends_on = { kafka: { condition: 'service_ready' } };
+      },
+      'depends_on a service that does not exist': (c) => {
+        (c.services.ingest as Record<string, unknown>).depends_on = {
+          kafak: { condition: 'service_started' },
+        };
+      },
+      'a healthy-wait on a service without a healthcheck': (c) => {
+        delete (c.services.redis as Record<string, unknown>).healthcheck;
+      },
+      'an undeclared named volume': (c) => {
+        delete (c.volumes as Record<string, unknown>)['redis-data'];
+      },
+    };
+    for (const [what, mutate] of Object.entries(mutations)) {
+      it(`rejects ${what}`, () => {
+        const c = loadCompose();
+        mutate(c);
+        assert.notDeepEqual(validateCompose(c), [], `${what} was not caught`);
+      });
+    }
+  });
+});
+
+describe('k8s manifests', () => {
+  for (const overlay of ['base', 'overlays/dev']) {
+    it(`${overlay} renders to objects valid against the Kubernetes schemas, unknown fields included`, async () => {
+      assert.deepEqual(await validateK8s(render(overlay)), []);
+    });
+  }
+
+  it('base deploys every service with probes, resources and `run <service>`, in the flywheel namespace', () => {
+    const objects = render('base');
+    const byName = new Map(deployments(objects).map((d) => [d.metadata.name, d]));
+    assert.deepEqual([...byName.keys()].sort(), [...SERVICES].sort());
+    for (const [name, d] of byName) {
+      const c = container(d);
+      assert.equal(d.metadata.namespace, 'flywheel');
+      assert.deepEqual(c.args, ['run', name]);
+      assert.equal(c.image, 'flywheel:0.1.0');
+      const probes = c as unknown as Record<string, { httpGet?: { path: string } }>;
+      assert.equal(probes.readinessProbe?.httpGet?.path, '/readyz', name);
+      assert.equal(probes.livenessProbe?.httpGet?.path, '/healthz', name);
+      const res = (c as unknown as { resources?: { requests?: object; limits?: object } }).resources;
+      assert.ok(res?.requests && res.limits, `${name} has requests and limits`);
+      if (PUBLIC_PORTS[name])
+        assert.equal(c.env?.find((e) => e.name === 'FLYWHEEL_HTTP_PORT')?.value, String(PUBLIC_PORTS[name]));
+      assert.ok(
+        objects.some((o) => o.kind === 'Service' && o.metadata.name === name),
+        `${name} has a Service`,
+      );
+    }
+    // The HPA owns serving's replica count; a fixed count in the Deployment would fight it.
+    assert.equal(byName.get('serving')?.spec.replicas, undefined);
+    const hpa = objects.find((o) => o.kind === 'HorizontalPodAutoscaler');
+    assert.equal(hpa?.apiVersion, 'autoscaling/v2');
+    const config = objects.find((o) => o.kind === 'ConfigMap') as
+      | { data: Record<string, string> }
+      | undefined;
+    assert.deepEqual(
+      Object.keys(config?.data ?? {}).filter((k) => !KNOWN_ENV.has(k)),
+      [],
+      'ConfigMap sets env vars Flywheel does not read',
+    );
+  });
+
+  it('dev overlay runs one replica of everything from the dev image', () => {
+    const objects = render('overlays/dev');
+    for (const d of deployments(objects)) {
+      assert.equal(d.spec.replicas, 1, d.metadata.name);
+      assert.equal(container(d).image, 'flywheel:dev');
+    }
+    const hpa = objects.find((o) => o.kind === 'HorizontalPodAutoscaler') as unknown as {
+      spec: { minReplicas: number };
+    };
+    assert.equal(hpa.spec.minReplicas, 1);
+  });
+
+  describe('catches typos (negative controls)', () => {
+    const serving = () =>
+      structuredClone(deployments(render('base')).find((d) => d.metadata.name === 'serving')!);
+    const podSpec = (d: Deployment) => d.spec.template.spec as unknown as Record<string, unknown>;
+    const mutations: Record<string, () => K8sObject> = {
+      'replicas: "two"': () => {
+        const d = serving();
+        (d.spec as Record<string, unknown>).replicas = 'two';
+        return d;
+      },
+      'misspelt `containres`': () => {
+        const d = serving();
+        podSpec(d).containres = podSpec(d).containers;
+        delete podSpec(d).containers;
+        return d;
+      },
+      'image as a number': () => {
+        const d = serving();
+        container(d).image = 42;
+        return d;
+      },
+      'misspelt optional field `livenesProbe`': () => {
+        const d = serving();
+        const c = container(d) as unknown as Record<string, unknown>;
+        c.livenesProbe = c.livenessProbe;
+        delete c.livenessProbe;
+        return d;
+      },
+      'unknown kind `Deploymnet`': () => ({ ...serving(), kind: 'Deploymnet' }),
+      'HPA on the removed autoscaling/v2beta1 metric shape': () => {
+        const hpa = structuredClone(render('base').find((o) => o.kind === 'HorizontalPodAutoscaler')!);
+        (hpa.spec as { metrics: unknown[] }).metrics = [
+          { type: 'Resource', resource: { name: 'cpu', targetAverageUtilization: 70 } },
+        ];
+        return hpa;
+      },
+    };
+    for (const [what, mutate] of Object.entries(mutations)) {
+      it(`rejects ${what}`, async () => {
+        assert.notDeepEqual(await validateK8s([mutate()]), [], `${what} was not caught`);
+      });
+    }
+
+    it('the renderer refuses kustomization features it would silently ignore', () => {
+      assert.throws(
+        () => renderKustomization(join(ROOT, 'test/unit/deploy/fixtures/unsupported')),
+        /unsupported/,
+      );
+    });
+  });
+});
