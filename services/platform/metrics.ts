@@ -80,7 +80,8 @@ export class Histogram extends Metric {
     const lines: string[] = [];
     for (const [k, s] of this.series) {
       const sep = k ? `${k},` : '';
-      for (const [i, b] of this.buckets.entries()) lines.push(`${this.name}_bucket{${sep}le="${b}"} ${s.counts[i]}`);
+      for (const [i, b] of this.buckets.entries())
+        lines.push(`${this.name}_bucket{${sep}le="${b}"} ${s.counts[i]}`);
       lines.push(`${this.name}_bucket{${sep}le="+Inf"} ${s.count}`);
       lines.push(`${this.name}_sum${k ? `{${k}}` : ''} ${s.sum}`);
       lines.push(`${this.name}_count${k ? `{${k}}` : ''} ${s.count}`);

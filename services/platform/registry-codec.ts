@@ -11,28 +11,117 @@ export interface RegisteredSchema {
  * registry. Subjects are `<topic>-value` (TopicNameStrategy); the registry enforces BACKWARD
  * compatibility, so a consumer on the new schema can read everything already in the topic.
  */
+export type DecodeResult<T> = { ok: true; value: T } | { ok: false; error: FlywheelError };
+
+interface WireSchema {
+  toBuffer(payload: object): Buffer;
+  fromBuffer(buffer: Buffer): unknown;
+}
+
 export function createRegistryCodec(url: string) {
   const registry = new SchemaRegistry({
     host: url,
     retry: { retries: 3, initialRetryTimeInSecs: 0.1, maxRetryTimeInSecs: 2 },
   });
+  const registrations = new Map<string, Promise<RegisteredSchema>>();
+  const registerOnce = async (subject: string, text: string, attempt = 0): Promise<RegisteredSchema> => {
+    try {
+      const { id } = await registry.register({ type: SchemaType.AVRO, schema: text }, { subject });
+      return { id, subject };
+    } catch (err) {
+      // Another process created the subject at the same moment: its rule exists now, so try again.
+      if (attempt < 2 && /already exists/i.test((err as Error).message))
+        return registerOnce(subject, text, attempt + 1);
+      throw toRegistryError(err, subject);
+    }
+  };
+  // Schemas by id, resolved once: the hot paths then encode and decode synchronously with avsc.
+  const schemas = new Map<number, WireSchema>();
+  const schemaFor = async (id: number): Promise<WireSchema> => {
+    let schema = schemas.get(id);
+    if (!schema) {
+      schema = (await registry.getSchema(id)) as unknown as WireSchema;
+      schemas.set(id, schema);
+    }
+    return schema;
+  };
 
   return {
     registry,
-    async register(topic: string, schema: object): Promise<RegisteredSchema> {
+    /**
+     * Registers (or finds) the schema under `<topic>-value`. Concurrent calls for the same subject share
+     * one request: Apicurio refuses a second concurrent creation of a new subject's compatibility rule.
+     */
+    register(topic: string, schema: object): Promise<RegisteredSchema> {
       const subject = `${topic}-value`;
-      try {
-        const { id } = await registry.register(
-          { type: SchemaType.AVRO, schema: JSON.stringify(schema) },
-          { subject },
-        );
-        return { id, subject };
-      } catch (err) {
-        throw toRegistryError(err, subject);
+      const text = JSON.stringify(schema);
+      const key = `${subject}\u0000${text}`;
+      let pending = registrations.get(key);
+      if (!pending) {
+        pending = registerOnce(subject, text);
+        registrations.set(key, pending);
+        pending.catch(() => registrations.delete(key));
       }
+      return pending;
     },
     encode(schemaId: number, value: unknown): Promise<Buffer> {
       return registry.encode(schemaId, value);
+    },
+    /** A synchronous encoder for one schema id: fetches the schema once, then costs one avsc write. */
+    async encoderFor(schemaId: number): Promise<(value: object) => Buffer> {
+      const schema = await schemaFor(schemaId);
+      const header = Buffer.alloc(5);
+      header.writeInt32BE(schemaId, 1);
+      return (value) => Buffer.concat([header, schema.toBuffer(value)]);
+    },
+    /**
+     * Decodes a batch: unknown schema ids are fetched first (once each), then every record is decoded
+     * synchronously. A record that cannot be decoded yields an error result, never a thrown batch.
+     */
+    async decodeMany<T = Record<string, unknown>>(
+      buffers: ReadonlyArray<Buffer | null>,
+    ): Promise<Array<DecodeResult<T>>> {
+      const ids = new Set<number>();
+      for (const b of buffers) if (b && b.length >= 5 && b[0] === 0) ids.add(b.readInt32BE(1));
+      for (const id of ids) {
+        if (schemas.has(id)) continue;
+        try {
+          await schemaFor(id);
+        } catch (err) {
+          const status = (err as { status?: number }).status;
+          if (status === undefined)
+            throw new FlywheelError(
+              'FW_SCHEMA_REGISTRY_UNAVAILABLE',
+              `schema registry at ${url} did not answer: ${(err as Error).message}`,
+              { cause: err },
+            );
+        }
+      }
+      return buffers.map((b) => {
+        if (!b || b.length < 5 || b[0] !== 0) {
+          return {
+            ok: false,
+            error: new FlywheelError(
+              'FW_DECODE_FAILED',
+              'record is not in the schema-registry wire format (magic byte 0 + schema id)',
+            ),
+          };
+        }
+        const schema = schemas.get(b.readInt32BE(1));
+        if (!schema)
+          return {
+            ok: false,
+            error: new FlywheelError('FW_DECODE_FAILED', `unknown schema id ${b.readInt32BE(1)}`),
+          };
+        try {
+          return { ok: true, value: schema.fromBuffer(b.subarray(5)) as T };
+        } catch (err) {
+          return {
+            ok: false,
+            error: new FlywheelError('FW_DECODE_FAILED', `Avro decoding failed: ${(err as Error).message}`),
+          };
+        }
+      });
     },
     async decode<T = Record<string, unknown>>(buffer: Buffer): Promise<T> {
       try {
@@ -61,7 +150,7 @@ export type RegistryCodec = ReturnType<typeof createRegistryCodec>;
 function toRegistryError(err: unknown, subject: string): FlywheelError {
   const status = (err as { status?: number }).status;
   const message = (err as Error).message;
-  if (status === 409 || /incompatib|compatibility/i.test(message)) {
+  if (status === 409 || /incompatib/i.test(message)) {
     return new FlywheelError(
       'FW_SCHEMA_INCOMPATIBLE',
       `schema for subject "${subject}" is not BACKWARD-compatible with the registered versions: ${message}. ` +

@@ -1,0 +1,120 @@
+import type { ClickHouseClient } from '@clickhouse/client';
+import { runStatements } from '../platform/clickhouse.ts';
+import type { CompiledView } from './definition.ts';
+import type { SourceEvent, TileWrite } from './engine/partition-state.ts';
+import { encodeTile } from './engine/tile-codec.ts';
+
+/**
+ * The offline store's feature tables (documented for analysts in docs/feature-tables.md). Both are
+ * ReplacingMergeTree tables whose sorting key identifies a row exactly, so re-inserting after a crash
+ * replaces rather than duplicates: `events` by (topic, entity, event_time, partition, offset), `feature_tiles`
+ * by (view, entity, resolution, tile start) keeping the row with the highest last_offset. Read with
+ * FINAL (or argMax) for exact results before background merges have run.
+ */
+export function featureTablesDdl(db: string): string[] {
+  return [
+    `CREATE DATABASE IF NOT EXISTS ${db}`,
+    `CREATE TABLE IF NOT EXISTS ${db}.events (
+      topic LowCardinality(String),
+      partition UInt32,
+      offset UInt64,
+      entity String,
+      event_time DateTime64(3, 'UTC'),
+      payload String CODEC(ZSTD(1)),
+      ingested_at DateTime64(3, 'UTC') DEFAULT now64(3)
+    ) ENGINE = ReplacingMergeTree
+    PARTITION BY toYYYYMM(event_time)
+    ORDER BY (topic, entity, event_time, partition, offset)`,
+    `CREATE TABLE IF NOT EXISTS ${db}.feature_tiles (
+      view LowCardinality(String),
+      view_version UInt32,
+      entity String,
+      resolution_ms UInt64,
+      tile_start DateTime64(3, 'UTC'),
+      state String CODEC(ZSTD(1)),
+      last_offset UInt64,
+      partition UInt32,
+      updated_at DateTime64(3, 'UTC') DEFAULT now64(3)
+    ) ENGINE = ReplacingMergeTree(last_offset)
+    ORDER BY (view, view_version, entity, resolution_ms, tile_start)`,
+    `CREATE TABLE IF NOT EXISTS ${db}.feature_views (
+      view LowCardinality(String),
+      view_version UInt32,
+      fingerprint String,
+      definition String,
+      registered_at DateTime64(3, 'UTC') DEFAULT now64(3)
+    ) ENGINE = ReplacingMergeTree
+    ORDER BY (view, view_version, fingerprint)`,
+  ];
+}
+
+export function createOfflineStore(client: ClickHouseClient, db: string) {
+  return {
+    client,
+    db,
+    async migrate(): Promise<void> {
+      await runStatements(client, featureTablesDdl(db));
+    },
+    async registerView(view: CompiledView): Promise<void> {
+      await client.insert({
+        table: `${db}.feature_views`,
+        values: [
+          {
+            view: view.name,
+            view_version: view.version,
+            fingerprint: view.fingerprint,
+            definition: JSON.stringify(view.definition),
+          },
+        ],
+        format: 'JSONEachRow',
+      });
+    },
+    /** Fingerprints already registered for a view version (a different one means the definition changed). */
+    async fingerprints(view: CompiledView): Promise<string[]> {
+      const rs = await client.query({
+        query: `SELECT DISTINCT fingerprint FROM ${db}.feature_views WHERE view = {v:String} AND view_version = {n:UInt32}`,
+        query_params: { v: view.name, n: view.version },
+        format: 'JSONEachRow',
+      });
+      return (await rs.json<{ fingerprint: string }>()).map((r) => r.fingerprint);
+    },
+    async insertEvents(topic: string, partition: number, events: readonly SourceEvent[]): Promise<void> {
+      if (events.length === 0) return;
+      await client.insert({
+        table: `${db}.events`,
+        values: events.map((e) => ({
+          topic,
+          partition,
+          offset: e.offset,
+          entity: e.entity,
+          event_time: e.eventTime,
+          payload: JSON.stringify(e.record, bigintSafe),
+        })),
+        format: 'JSONEachRow',
+      });
+    },
+    async insertTiles(partition: number, tiles: readonly TileWrite[]): Promise<void> {
+      if (tiles.length === 0) return;
+      await client.insert({
+        table: `${db}.feature_tiles`,
+        values: tiles.map((t) => ({
+          view: t.view.name,
+          view_version: t.view.version,
+          entity: t.entity,
+          resolution_ms: t.ref.res,
+          tile_start: t.ref.start,
+          state: encodeTile(t.view, t.tile),
+          last_offset: t.tile.lastOffset,
+          partition,
+        })),
+        format: 'JSONEachRow',
+      });
+    },
+  };
+}
+
+export type OfflineStore = ReturnType<typeof createOfflineStore>;
+
+function bigintSafe(_key: string, value: unknown): unknown {
+  return typeof value === 'bigint' ? value.toString() : value;
+}

@@ -1,0 +1,179 @@
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { type AggregationOutput, DEFAULT_QUANTILES } from '../../services/core/aggregation/index.ts';
+import { windowSpan } from '../../services/core/windows/tiles.ts';
+import { createOnlineReader } from '../../services/features/online-reader.ts';
+import { createFeaturesService } from '../../services/features/service.ts';
+import { shopViews } from '../../services/features/views/shop.ts';
+import { closeEmbeddedClickHouse, createClickHouse } from '../../services/platform/clickhouse.ts';
+import { createKafka } from '../../services/platform/kafka.ts';
+import { MetricsRegistry } from '../../services/platform/metrics.ts';
+import { createRedis } from '../../services/platform/redis.ts';
+import { createRegistryCodec } from '../../services/platform/registry-codec.ts';
+import { eventually, quietLogger, testConfig, uniqueName, useStack } from '../support/env.ts';
+import {
+  createShopTopic,
+  generateOrders,
+  partitionOf,
+  produceOrders,
+  type ShopOrder,
+} from '../support/shop-events.ts';
+import { referenceValue } from '../unit/core/naive-reference.ts';
+import { createRng } from '../unit/core/prng.ts';
+
+const EVENTS = Number(process.env.FLYWHEEL_TEST_EVENTS ?? 200_000);
+const PARTITIONS = 4;
+const LATENESS_MS = 5 * 60_000;
+const prefix = `${uniqueName('fwt')}:`;
+const config = testConfig({ redis: { keyPrefix: prefix } });
+const logger = quietLogger();
+
+before(async () => useStack(config));
+after(async () => closeEmbeddedClickHouse());
+
+/** Which events the documented watermark rule accepts: per partition, in produce order. */
+function acceptedByWatermark(orders: readonly ShopOrder[]): { accepted: ShopOrder[]; late: number } {
+  const maxTs = new Map<number, number>();
+  const accepted: ShopOrder[] = [];
+  let late = 0;
+  for (const o of orders) {
+    const p = partitionOf(o.user_id, PARTITIONS);
+    const max = maxTs.get(p) ?? Number.NEGATIVE_INFINITY;
+    if (o.ts < max - LATENESS_MS) {
+      late++;
+      continue;
+    }
+    if (o.ts > max) maxTs.set(p, o.ts);
+    accepted.push(o);
+  }
+  return { accepted, late };
+}
+
+test(`online values equal a brute-force reference at 1,000 random probes (${EVENTS} events, out of order, some late)`, async () => {
+  const topic = uniqueName('it.features');
+  const views = shopViews(topic);
+  const kafka = createKafka(config, logger);
+  const codec = createRegistryCodec(config.registry.url);
+  const redis = createRedis(config.redis.url);
+  const clickhouse = await createClickHouse(config);
+  const start = Date.UTC(2026, 0, 1);
+  const orders = generateOrders({
+    count: EVENTS,
+    users: 500,
+    start,
+    spanMs: 6 * 3_600_000,
+    jitterMs: 90_000,
+    lateFraction: 0.01,
+    lateByMs: 20 * 60_000,
+    seed: 7,
+  });
+  await createShopTopic(kafka, topic, PARTITIONS);
+  await produceOrders(kafka, codec, topic, orders, PARTITIONS);
+
+  const service = createFeaturesService({
+    config,
+    logger,
+    metrics: new MetricsRegistry(),
+    kafka,
+    redis,
+    clickhouse,
+    codec,
+    views,
+  });
+  await service.start();
+  const { accepted, late } = acceptedByWatermark(orders);
+  await eventually(
+    async () => {
+      const cps = Object.values(await service.checkpoints(topic));
+      const done = cps.reduce((s, c) => s + c.accepted + c.late + c.invalid, 0);
+      return done >= orders.length ? cps : undefined;
+    },
+    240_000,
+    'all events processed',
+  );
+  const cps = Object.values(await service.checkpoints(topic));
+  assert.equal(
+    cps.reduce((s, c) => s + c.late, 0),
+    late,
+    'late events counted per the watermark rule',
+  );
+  assert.equal(
+    cps.reduce((s, c) => s + c.accepted, 0),
+    accepted.length,
+  );
+  assert.ok(late > 0, 'the stream has late events');
+
+  const byUser = new Map<string, ShopOrder[]>();
+  for (const o of accepted) (byUser.get(o.user_id) ?? byUser.set(o.user_id, []).get(o.user_id)!).push(o);
+  const maxTs = Math.max(...accepted.map((o) => o.ts));
+  const reader = createOnlineReader({ redis, prefix, views });
+  const rng = createRng(99);
+  let compared = 0;
+  for (let probe = 0; probe < 1_000; probe++) {
+    const user = `u${rng.int(0, 499)}`;
+    const asOf = maxTs - rng.int(0, 3 * 3_600_000);
+    const [vector] = await reader.read(
+      [user],
+      views.map((v) => v.id),
+      { asOf },
+    );
+    for (const [vi, view] of views.entries()) {
+      const got = vector.views[vi]!;
+      const events = byUser.get(user) ?? [];
+      if (!events.some((e) => e.ts < asOf + view.tileMs)) continue;
+      for (const f of view.features) {
+        const slot = view.slots[f.slot]!;
+        const span = windowSpan(asOf, view.tileMs, f.windowMs);
+        const raw = events.map((e) => ({
+          ts: e.ts,
+          value: slot.field
+            ? ((e as unknown as Record<string, string | number | null>)[slot.field] ?? null)
+            : 1,
+        }));
+        const expected = referenceValue(slot.kind, raw, span.start, span.end, {
+          quantiles: slot.quantiles ?? DEFAULT_QUANTILES,
+        });
+        assertFeature(`${user}@${asOf} ${f.name}`, slot.kind, got.features[f.name] ?? null, expected);
+        compared++;
+      }
+    }
+  }
+  assert.ok(compared > 20_000, `compared ${compared} feature values`);
+
+  const ch = await (
+    await clickhouse.query({
+      query: `SELECT count() AS n FROM ${config.clickhouse.database}.events FINAL WHERE topic = {t:String}`,
+      query_params: { t: topic },
+      format: 'JSONEachRow',
+    })
+  ).json<{ n: number }>();
+  assert.equal(Number(ch[0]!.n), accepted.length, 'every accepted event is in ClickHouse once');
+  await service.stop();
+  await redis.quit();
+});
+
+function assertFeature(
+  where: string,
+  kind: string,
+  got: AggregationOutput | null,
+  expected: AggregationOutput | null,
+): void {
+  if (kind === 'approx_distinct') {
+    const e = expected as number;
+    assert.ok(Math.abs((got as number) - e) <= Math.max(1, e * 0.05), `${where}: distinct ${got} vs ${e}`);
+  } else if (kind === 'approx_quantile') {
+    if (expected === null) return assert.equal(got, null, where);
+    (expected as number[]).forEach((q, i) =>
+      assert.ok(
+        Math.abs((got as number[])[i]! - q) <= Math.abs(q) * 0.0101,
+        `${where}: quantile ${got} vs ${expected}`,
+      ),
+    );
+  } else if (kind === 'variance' || kind === 'stddev') {
+    if (expected === null) return assert.equal(got, null, where);
+    assert.ok(
+      Math.abs((got as number) - (expected as number)) <= 1e-9 * Math.max(1, Math.abs(expected as number)),
+      `${where}: ${got} vs ${expected}`,
+    );
+  } else assert.deepEqual(got, expected, where);
+}
