@@ -105,7 +105,7 @@ test(`online values equal a brute-force reference at 1,000 random probes (${EVEN
 
   const byUser = new Map<string, ShopOrder[]>();
   for (const o of accepted) (byUser.get(o.user_id) ?? byUser.set(o.user_id, []).get(o.user_id)!).push(o);
-  const maxTs = Math.max(...accepted.map((o) => o.ts));
+  const maxTs = accepted.reduce((m, o) => Math.max(m, o.ts), 0);
   const reader = createOnlineReader({ redis, prefix, views });
   const rng = createRng(99);
   let compared = 0;
@@ -161,19 +161,17 @@ function assertFeature(
   if (kind === 'approx_distinct') {
     const e = expected as number;
     assert.ok(Math.abs((got as number) - e) <= Math.max(1, e * 0.05), `${where}: distinct ${got} vs ${e}`);
-  } else if (kind === 'approx_quantile') {
-    if (expected === null) return assert.equal(got, null, where);
-    (expected as number[]).forEach((q, i) =>
+  } else if (kind === 'approx_quantile' && expected !== null) {
+    // DDSketch's documented bound: relative error ≤ 1% against the nearest-rank quantile.
+    for (const [i, q] of (expected as number[]).entries()) {
       assert.ok(
         Math.abs((got as number[])[i]! - q) <= Math.abs(q) * 0.0101,
         `${where}: quantile ${got} vs ${expected}`,
-      ),
-    );
-  } else if (kind === 'variance' || kind === 'stddev') {
-    if (expected === null) return assert.equal(got, null, where);
-    assert.ok(
-      Math.abs((got as number) - (expected as number)) <= 1e-9 * Math.max(1, Math.abs(expected as number)),
-      `${where}: ${got} vs ${expected}`,
-    );
+      );
+    }
+  } else if ((kind === 'variance' || kind === 'stddev') && expected !== null) {
+    // Welford/Chan merges and the two-pass reference round differently in the last bits.
+    const e = expected as number;
+    assert.ok(Math.abs((got as number) - e) <= 1e-9 * Math.max(1, Math.abs(e)), `${where}: ${got} vs ${e}`);
   } else assert.deepEqual(got, expected, where);
 }
