@@ -2,7 +2,6 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import { runStatements } from '../platform/clickhouse.ts';
 import type { CompiledView } from './definition.ts';
 import type { SourceEvent, TileWrite } from './engine/partition-state.ts';
-import { encodeTile } from './engine/tile-codec.ts';
 
 /**
  * The offline store's feature tables (documented for analysts in docs/feature-tables.md). Both are
@@ -103,7 +102,7 @@ export function createOfflineStore(client: ClickHouseClient, db: string) {
           entity: t.entity,
           resolution_ms: t.ref.res,
           tile_start: t.ref.start,
-          state: encodeTile(t.view, t.tile),
+          state: t.encoded,
           last_offset: t.tile.lastOffset,
           partition,
         })),

@@ -66,7 +66,15 @@ export function createFeaturesService(deps: FeaturesServiceDeps, options: Partia
           logger: deps.logger,
           metrics: deps.metrics,
         },
-        { groupId: 'flywheel-features', views: deps.views, ...DEFAULT_PROCESSOR_OPTIONS, ...options },
+        {
+          ...DEFAULT_PROCESSOR_OPTIONS,
+          groupId: 'flywheel-features',
+          views: deps.views,
+          sessionTimeoutMs: deps.config.features.sessionTimeoutMs,
+          maxEventsPerFlush: deps.config.features.maxEventsPerFlush,
+          partitionsConsumedConcurrently: deps.config.features.partitionsConcurrently,
+          ...options,
+        },
       );
       await processor.start();
     },

@@ -33,6 +33,15 @@ const StackSchema = z.object({
   jvmDirs: z.array(z.string()).default(['/usr/lib/jvm']),
 });
 
+const FeaturesSchema = z.object({
+  /** Kafka group session timeout of the stream processor: how fast a dead processor's partitions move. */
+  sessionTimeoutMs: z.coerce.number().int().min(6_000).default(10_000),
+  /** Events folded per flush (bounds the atomic Redis commit and a large batch's freshness). */
+  maxEventsPerFlush: z.coerce.number().int().positive().default(5_000),
+  /** Partitions processed concurrently by one processor. */
+  partitionsConcurrently: z.coerce.number().int().positive().default(4),
+});
+
 export const ConfigSchema = z.object({
   stack: StackSchema.default(StackSchema.parse({})),
   kafka: z
@@ -58,6 +67,7 @@ export const ConfigSchema = z.object({
         .default('flywheel'),
     })
     .default({ database: 'flywheel' }),
+  features: FeaturesSchema.default(FeaturesSchema.parse({})),
   http: z
     .object({
       host: z.string().default('127.0.0.1'),
@@ -179,6 +189,21 @@ export const ENV_VARS: ReadonlyArray<{ env: string; path: string; description: s
     env: 'FLYWHEEL_CLICKHOUSE_DATABASE',
     path: 'clickhouse.database',
     description: 'ClickHouse database holding Flywheel tables.',
+  },
+  {
+    env: 'FLYWHEEL_FEATURES_SESSION_TIMEOUT_MS',
+    path: 'features.sessionTimeoutMs',
+    description: 'Kafka session timeout of the features processor (min 6000).',
+  },
+  {
+    env: 'FLYWHEEL_FEATURES_MAX_EVENTS_PER_FLUSH',
+    path: 'features.maxEventsPerFlush',
+    description: 'Events folded per atomic flush of the features processor.',
+  },
+  {
+    env: 'FLYWHEEL_FEATURES_PARTITIONS_CONCURRENTLY',
+    path: 'features.partitionsConcurrently',
+    description: 'Partitions one features processor works on at once.',
   },
   { env: 'FLYWHEEL_HTTP_HOST', path: 'http.host', description: 'Address the HTTP servers bind.' },
   {

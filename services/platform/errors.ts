@@ -92,6 +92,11 @@ export const ERROR_CATALOGUE = {
     summary: 'A feature view definition is invalid.',
   },
   FW_INTERNAL: { status: 500, retriable: false, summary: 'An unexpected internal error.' },
+  FW_MODEL_INVALID: {
+    status: 400,
+    retriable: false,
+    summary: 'A model artifact cannot be loaded or does not fit its registered features.',
+  },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOGUE;

@@ -73,14 +73,50 @@ function tau(x: number): number {
 }
 
 export function estimateCardinality(registers: Uint8Array): number {
-  const m = registers.length;
   const histogram = new Array<number>(MAX_RANK + 1).fill(0);
   for (const r of registers) histogram[r] = (histogram[r] ?? 0) + 1;
+  return estimateFromHistogram(histogram, registers.length);
+}
+
+/** Ertl's estimator from the rank histogram (histogram[0] = empty registers). */
+function estimateFromHistogram(histogram: number[], m: number): number {
   let z = m * tau(1 - histogram[MAX_RANK]! / m);
   for (let k = RANK_BITS; k >= 1; k--) z = 0.5 * (z + histogram[k]!);
   z += m * sigma(histogram[0]! / m);
   const alphaInfinity = 1 / (2 * Math.LN2);
   return (alphaInfinity * m * m) / z;
+}
+
+/**
+ * The in-memory sketch is sparse (index → rank) while few registers are set and dense beyond: a tile
+ * usually sees a handful of values, and allocating, scanning and merging 4096 bytes per tile would
+ * dominate the stream processor. The stored form depends only on the register values, not on which
+ * representation held them, so encodings are identical whatever path built the sketch.
+ */
+export interface HllSketch {
+  sparse: Map<number, number> | null;
+  dense: Uint8Array | null;
+}
+
+function densify(s: HllSketch): Uint8Array {
+  if (s.dense) return s.dense;
+  const dense = new Uint8Array(HLL_REGISTERS);
+  for (const [i, r] of s.sparse!) dense[i] = r;
+  s.dense = dense;
+  s.sparse = null;
+  return dense;
+}
+
+function setRank(s: HllSketch, index: number, rank: number): void {
+  if (s.dense) {
+    if (rank > s.dense[index]!) s.dense[index] = rank;
+    return;
+  }
+  const sparse = s.sparse!;
+  const current = sparse.get(index) ?? 0;
+  if (rank <= current) return;
+  sparse.set(index, rank);
+  if (sparse.size > SPARSE_LIMIT) densify(s);
 }
 
 function decodeRegisters(data: unknown): Uint8Array {
@@ -109,23 +145,35 @@ function decodeRegisters(data: unknown): Uint8Array {
   return registers;
 }
 
-export const distinctAggregator: Aggregator<Uint8Array, number> = {
+export const distinctAggregator: Aggregator<HllSketch, number> = {
   kind: 'approx_distinct',
   exact: false,
   relativeError: HLL_STANDARD_ERROR,
-  init: () => new Uint8Array(HLL_REGISTERS),
-  update: (registers, value) => {
-    if (value === null || (typeof value === 'number' && !Number.isFinite(value))) return registers;
+  init: () => ({ sparse: new Map(), dense: null }),
+  update: (sketch, value) => {
+    if (value === null || (typeof value === 'number' && !Number.isFinite(value))) return sketch;
     const { index, rank } = hashValue(value);
-    if (rank > registers[index]!) registers[index] = rank;
-    return registers;
+    setRank(sketch, index, rank);
+    return sketch;
   },
   merge: (a, b) => {
-    for (let i = 0; i < a.length; i++) if (b[i]! > a[i]!) a[i] = b[i]!;
+    if (b.dense) {
+      const target = densify(a);
+      const src = b.dense;
+      for (let i = 0; i < HLL_REGISTERS; i++) if (src[i]! > target[i]!) target[i] = src[i]!;
+    } else for (const [i, r] of b.sparse!) setRank(a, i, r);
     return a;
   },
-  finalize: (registers) => Math.round(estimateCardinality(registers)),
-  encode: (registers) => {
+  finalize: (sketch) => {
+    if (sketch.dense) return Math.round(estimateCardinality(sketch.dense));
+    const histogram = new Array<number>(MAX_RANK + 1).fill(0);
+    histogram[0] = HLL_REGISTERS - sketch.sparse!.size;
+    for (const r of sketch.sparse!.values()) histogram[r]!++;
+    return Math.round(estimateFromHistogram(histogram, HLL_REGISTERS));
+  },
+  encode: (sketch) => {
+    if (sketch.sparse) return [...sketch.sparse].sort((x, y) => x[0] - y[0]);
+    const registers = sketch.dense!;
     const pairs: [number, number][] = [];
     for (let i = 0; i < registers.length && pairs.length <= SPARSE_LIMIT; i++) {
       if (registers[i] !== 0) pairs.push([i, registers[i]!]);
@@ -133,5 +181,17 @@ export const distinctAggregator: Aggregator<Uint8Array, number> = {
     if (pairs.length <= SPARSE_LIMIT) return pairs;
     return Buffer.from(registers.buffer, registers.byteOffset, registers.byteLength).toString('base64');
   },
-  decode: decodeRegisters,
+  decode: (data) => {
+    if (Array.isArray(data) && data.length <= SPARSE_LIMIT) {
+      const sketch: HllSketch = { sparse: new Map(), dense: null };
+      for (const pair of data) {
+        if (!Array.isArray(pair) || pair.length !== 2)
+          throw decodeError('approx_distinct', 'sparse entries must be [index, rank]', data);
+        const index = expectInteger('approx_distinct', pair[0], 'register index', 0, HLL_REGISTERS - 1);
+        setRank(sketch, index, expectInteger('approx_distinct', pair[1], 'rank', 1, MAX_RANK));
+      }
+      return sketch;
+    }
+    return { sparse: null, dense: decodeRegisters(data) };
+  },
 };

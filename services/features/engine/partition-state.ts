@@ -1,6 +1,13 @@
-import { fieldName, LIFETIME_LADDER, type TileRef, tilesForEvent } from '../../core/windows/tiles.ts';
+import { LIFETIME } from '../../core/windows/duration.ts';
+import {
+  fieldName,
+  LIFETIME_LADDER,
+  parseFieldName,
+  type TileRef,
+  tileStart,
+} from '../../core/windows/tiles.ts';
 import type { CompiledView } from '../definition.ts';
-import { emptyTile, type TileState } from './tile-codec.ts';
+import { emptyTile, encodeTile, type TileState } from './tile-codec.ts';
 
 /**
  * The pure heart of the stream processor: one Kafka partition's window state. It owns every tile of the
@@ -38,6 +45,8 @@ export interface TileWrite {
   ref: TileRef;
   field: string;
   tile: TileState;
+  /** The stored form (tile-codec), encoded once per flush for Redis and ClickHouse alike. */
+  encoded: string;
 }
 
 export interface EntityWrite {
@@ -55,12 +64,35 @@ export function tileKey(viewId: string, entity: string, field: string): string {
   return `${viewId}\u0000${entity}\u0000${field}`;
 }
 
+interface LiveTile extends TileState {
+  ref: TileRef;
+  field: string;
+  dirty: boolean;
+}
+
+interface EntityState {
+  entity: string;
+  tiles: Map<string, LiveTile>;
+  lastEventTime: number;
+  dirty: boolean;
+  expired: string[];
+}
+
+/** Per view: its entities' tiles. Nested maps, so the per-event path builds no composite key strings. */
+interface ViewState {
+  view: CompiledView;
+  entities: Map<string, EntityState>;
+}
+
 export class PartitionState {
   readonly checkpoint: Checkpoint;
-  private readonly tiles = new Map<string, TileState>();
-  private readonly dirtyTiles = new Map<string, TileWrite>();
-  private readonly dirtyEntities = new Map<string, EntityWrite>();
-  private readonly lastEventTimes = new Map<string, number>();
+  private readonly viewStates: ViewState[];
+  private readonly byViewId = new Map<string, ViewState>();
+  private dirtyTiles: Array<{ vs: ViewState; es: EntityState; tile: LiveTile }> = [];
+  private dirtyEntities: Array<{ vs: ViewState; es: EntityState }> = [];
+  private cachedTiles = 0;
+  /** Field names by resolution and start: events cluster in few tiles, so names are built once. */
+  private readonly names = new Map<number, Map<number, string>>();
 
   constructor(
     readonly views: readonly CompiledView[],
@@ -69,6 +101,32 @@ export class PartitionState {
     private readonly maxCachedTiles = 500_000,
   ) {
     this.checkpoint = { ...checkpoint };
+    this.viewStates = views.map((view) => ({ view, entities: new Map() }));
+    for (const vs of this.viewStates) this.byViewId.set(vs.view.id, vs);
+  }
+
+  private fieldOf(res: number, start: number): string {
+    let byStart = this.names.get(res);
+    if (!byStart) {
+      byStart = new Map();
+      this.names.set(res, byStart);
+    }
+    let name = byStart.get(start);
+    if (name === undefined) {
+      if (byStart.size > 4_096) byStart.clear();
+      name = fieldName({ res, start });
+      byStart.set(start, name);
+    }
+    return name;
+  }
+
+  private entityState(vs: ViewState, entity: string): EntityState {
+    let es = vs.entities.get(entity);
+    if (!es) {
+      es = { entity, tiles: new Map(), lastEventTime: Number.NEGATIVE_INFINITY, dirty: false, expired: [] };
+      vs.entities.set(entity, es);
+    }
+    return es;
   }
 
   /** Tiles (by key) that `apply` will touch for these events but are not in memory yet. */
@@ -77,12 +135,13 @@ export class PartitionState {
   ): Array<{ key: string; view: CompiledView; entity: string; field: string }> {
     const missing = new Map<string, { key: string; view: CompiledView; entity: string; field: string }>();
     for (const e of events) {
-      for (const view of this.views) {
-        for (const ref of tilesForEvent(e.eventTime, view.resolutions)) {
-          const field = fieldName(ref);
-          const key = tileKey(view.id, e.entity, field);
-          if (!this.tiles.has(key) && !missing.has(key))
-            missing.set(key, { key, view, entity: e.entity, field });
+      for (const vs of this.viewStates) {
+        const tiles = vs.entities.get(e.entity)?.tiles;
+        for (const res of vs.view.resolutions) {
+          const field = this.fieldOf(res, tileStart(e.eventTime, res));
+          if (tiles?.has(field)) continue;
+          const key = tileKey(vs.view.id, e.entity, field);
+          if (!missing.has(key)) missing.set(key, { key, view: vs.view, entity: e.entity, field });
         }
       }
     }
@@ -91,7 +150,19 @@ export class PartitionState {
 
   /** Installs a tile read from the store (undefined: never written). */
   loadTile(key: string, view: CompiledView, stored: TileState | undefined): void {
-    this.tiles.set(key, stored ?? emptyTile(view));
+    const [, entity, field] = key.split('\u0000') as [string, string, string];
+    const vs = this.byViewId.get(view.id);
+    if (!vs) throw new Error(`view ${view.id} is not processed by this partition`);
+    const tile = stored ?? emptyTile(view);
+    const es = this.entityState(vs, entity);
+    if (!es.tiles.has(field)) this.cachedTiles++;
+    es.tiles.set(field, {
+      lastOffset: tile.lastOffset,
+      irs: tile.irs,
+      ref: parseFieldName(field),
+      field,
+      dirty: false,
+    });
   }
 
   watermark(): number {
@@ -107,11 +178,12 @@ export class PartitionState {
     }
     if (e.eventTime > cp.maxEventTime) cp.maxEventTime = e.eventTime;
     cp.accepted++;
-    for (const view of this.views) {
-      for (const ref of tilesForEvent(e.eventTime, view.resolutions)) {
-        const field = fieldName(ref);
-        const key = tileKey(view.id, e.entity, field);
-        let tile = this.tiles.get(key);
+    for (const vs of this.viewStates) {
+      const view = vs.view;
+      const es = this.entityState(vs, e.entity);
+      for (const res of view.resolutions) {
+        const field = this.fieldOf(res, tileStart(e.eventTime, res));
+        const tile = es.tiles.get(field);
         if (!tile) throw new Error(`tile ${field} of ${view.id}/${e.entity} was not loaded before apply`);
         // Idempotence across crashes: the stored tile already holds this event.
         if (e.offset <= tile.lastOffset) continue;
@@ -121,10 +193,19 @@ export class PartitionState {
           tile.irs[slot.index] = slot.aggregator.update(tile.irs[slot.index], value ?? null, e.eventTime);
         }
         tile.lastOffset = e.offset;
-        this.dirtyTiles.set(key, { view, entity: e.entity, ref, field, tile });
-        tile = undefined;
+        if (!tile.dirty) {
+          tile.dirty = true;
+          this.dirtyTiles.push({ vs, es, tile });
+        }
       }
-      this.touchEntity(view, e.entity, e.eventTime);
+      if (e.eventTime > es.lastEventTime) {
+        es.expired.push(...expiredFields(view, es.lastEventTime, e.eventTime));
+        es.lastEventTime = e.eventTime;
+      }
+      if (!es.dirty) {
+        es.dirty = true;
+        this.dirtyEntities.push({ vs, es });
+      }
     }
     return 'accepted';
   }
@@ -141,24 +222,33 @@ export class PartitionState {
 
   /** Hands over everything changed since the last drain and forgets it as dirty. */
   drain(): { tiles: TileWrite[]; entities: EntityWrite[]; checkpoint: Checkpoint } {
-    const tiles = [...this.dirtyTiles.values()];
-    const entities = [...this.dirtyEntities.values()];
-    this.dirtyTiles.clear();
-    this.dirtyEntities.clear();
-    if (this.tiles.size > this.maxCachedTiles) this.tiles.clear(); // reloaded on demand; all were persisted
-    return { tiles, entities, checkpoint: { ...this.checkpoint } };
-  }
-
-  private touchEntity(view: CompiledView, entity: string, eventTime: number): void {
-    const key = `${view.id}\u0000${entity}`;
-    const previous = this.lastEventTimes.get(key) ?? Number.NEGATIVE_INFINITY;
-    const write = this.dirtyEntities.get(key) ?? { view, entity, lastEventTime: previous, expired: [] };
-    if (eventTime > write.lastEventTime) {
-      write.expired.push(...expiredFields(view, write.lastEventTime, eventTime));
-      write.lastEventTime = eventTime;
-      this.lastEventTimes.set(key, eventTime);
+    const tiles = this.dirtyTiles.map(({ vs, es, tile }) => {
+      tile.dirty = false;
+      for (const f of es.expired) if (es.tiles.delete(f)) this.cachedTiles--;
+      return {
+        view: vs.view,
+        entity: es.entity,
+        ref: tile.ref,
+        field: tile.field,
+        tile,
+        encoded: encodeTile(vs.view, tile),
+      };
+    });
+    const entities = this.dirtyEntities.map(({ vs, es }) => {
+      es.dirty = false;
+      const expired = es.expired;
+      es.expired = [];
+      return { view: vs.view, entity: es.entity, lastEventTime: es.lastEventTime, expired };
+    });
+    this.dirtyTiles = [];
+    this.dirtyEntities = [];
+    this.cachedTiles += tiles.length; // upper bound; exact count matters only for the cache limit
+    if (this.cachedTiles > this.maxCachedTiles) {
+      // Everything is persisted now: drop the cache (tiles reload on demand), keep freshness state.
+      for (const vs of this.viewStates) for (const es of vs.entities.values()) es.tiles.clear();
+      this.cachedTiles = 0;
     }
-    this.dirtyEntities.set(key, write);
+    return { tiles, entities, checkpoint: { ...this.checkpoint } };
   }
 }
 
@@ -170,9 +260,13 @@ export class PartitionState {
 export function expiredFields(view: CompiledView, from: number, to: number): string[] {
   if (!Number.isFinite(from)) return [];
   const out: string[] = [];
-  for (const res of view.resolutions) {
+  // A lifetime read fills the recent end of its span with finer tiles, up to the next coarser rung.
+  const lifetime = view.features.some((f) => f.windowMs === LIFETIME);
+  for (const [i, res] of view.resolutions.entries()) {
     if (LIFETIME_LADDER.includes(res)) continue;
-    const keep = Math.ceil(view.retentionMs / res) + 1;
+    const coarser = view.resolutions[i + 1];
+    const span = lifetime && coarser !== undefined ? Math.max(view.retentionMs, coarser) : view.retentionMs;
+    const keep = Math.ceil(span / res) + 1;
     const oldFirst = Math.floor(from / res) - keep;
     const newFirst = Math.floor(to / res) - keep;
     for (let t = Math.max(oldFirst, newFirst - 64); t < newFirst; t++)

@@ -25,6 +25,8 @@ export interface ProcessorOptions {
   maxEventsPerFlush: number;
   /** Partitions processed in parallel (I/O overlaps; the fold itself is single-threaded). */
   partitionsConsumedConcurrently: number;
+  /** Kafka session timeout: how long a dead processor holds its partitions. */
+  sessionTimeoutMs: number;
   /** Longest accepted entity key, in characters. */
   maxEntityKeyLength: number;
   /** Called after each committed flush, e.g. by the benchmark to measure freshness. */
@@ -221,7 +223,10 @@ export function createFeatureProcessor(deps: ProcessorDeps, options: ProcessorOp
         }
         if (known.length === 0) await deps.offline.registerView(view);
       }
-      consumer = createConsumer(deps.kafka, options.groupId);
+      consumer = createConsumer(deps.kafka, options.groupId, {
+        sessionTimeout: options.sessionTimeoutMs,
+        heartbeatInterval: Math.max(500, Math.floor(options.sessionTimeoutMs / 6)),
+      });
       consumer.on(consumer.events.GROUP_JOIN, () => owned.clear());
       await consumer.connect();
       await consumer.subscribe({ topics: [...viewsByTopic.keys()], fromBeginning: true });

@@ -3,7 +3,7 @@ import { FlywheelError } from '../../platform/errors.ts';
 import type { CompiledView } from '../definition.ts';
 import type { Checkpoint, EntityWrite, TileWrite } from './partition-state.ts';
 import { EMPTY_CHECKPOINT } from './partition-state.ts';
-import { decodeTile, encodeTile, type TileState } from './tile-codec.ts';
+import { decodeTile, type TileState } from './tile-codec.ts';
 
 /**
  * Redis layout of the online store (prefix `fw:` by default):
@@ -25,6 +25,11 @@ for k = 3, #KEYS do
   local ndel = tonumber(ARGV[a]); a = a + 1
   if ndel > 0 then redis.call('HDEL', KEYS[k], unpack(ARGV, a, a + ndel - 1)) end
   a = a + ndel
+  local t = ARGV[a]; a = a + 1
+  if t ~= '' then
+    local current = tonumber(redis.call('HGET', KEYS[k], '_t'))
+    if not current or current < tonumber(t) then redis.call('HSET', KEYS[k], '_t', t) end
+  end
   redis.call('PEXPIRE', KEYS[k], ARGV[a]); a = a + 1
 end
 redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
@@ -104,20 +109,24 @@ export function createTileStore(redis: Redis, prefix: string) {
       entities: readonly EntityWrite[];
       checkpoint: Checkpoint;
     }): Promise<CommitStats> {
-      const perHash = new Map<string, { sets: string[]; dels: string[]; ttl: number }>();
+      const perHash = new Map<
+        string,
+        { sets: string[]; dels: string[]; lastEventTime: string; ttl: number }
+      >();
       const entry = (view: CompiledView, entity: string) => {
         const hash = tileHashKey(prefix, view.id, entity);
         let e = perHash.get(hash);
         if (!e) {
-          e = { sets: [], dels: [], ttl: view.ttlMs + view.retentionMs };
+          e = { sets: [], dels: [], lastEventTime: '', ttl: view.ttlMs + view.retentionMs };
           perHash.set(hash, e);
         }
         return e;
       };
-      for (const t of args.tiles) entry(t.view, t.entity).sets.push(t.field, encodeTile(t.view, t.tile));
+      for (const t of args.tiles) entry(t.view, t.entity).sets.push(t.field, t.encoded);
       for (const e of args.entities) {
         const h = entry(e.view, e.entity);
-        h.sets.push(LAST_EVENT_FIELD, String(e.lastEventTime));
+        // Written as a max in the script: a restarted processor must never move freshness back.
+        h.lastEventTime = String(e.lastEventTime);
         h.dels.push(...e.expired);
       }
       const keys = [epochKey(args.group, args.topic, args.partition), checkpointKey(args.group, args.topic)];
@@ -130,9 +139,10 @@ export function createTileStore(redis: Redis, prefix: string) {
           ...e.sets,
           String(e.dels.length),
           ...e.dels,
+          e.lastEventTime,
           String(Math.min(e.ttl, 2 ** 31)),
         );
-        commands += 2 + (e.dels.length > 0 ? 1 : 0);
+        commands += 2 + (e.dels.length > 0 ? 1 : 0) + (e.lastEventTime ? 2 : 0);
       }
       try {
         // One array argument (ioredis flattens it): a spread of ~10^5 strings would overflow the JS stack.

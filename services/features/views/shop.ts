@@ -7,19 +7,30 @@ import { defineFeatureView } from '../definition.ts';
 const windows = ['10m', '1h', '24h'];
 
 /** The views over a shop-orders topic (tests and benchmarks pass their own topic). */
-export function shopViews(topic = 'events.shop', allowedLateness = '5m') {
-  const shopOrders = { topic, keyField: 'user_id', timestampField: 'ts', allowedLateness };
+export function shopViews(topic = 'events.shop', allowedLateness = '5m', version = 1) {
+  const shopOrders = { topic, keyField: 'user_id', timestampField: 'ts', allowedLateness, version };
   return [userSpend(shopOrders), userActivity(shopOrders), userRisk(shopOrders)];
 }
 
-type ShopSource = { topic: string; keyField: string; timestampField: string; allowedLateness: string };
+type ShopSource = {
+  topic: string;
+  keyField: string;
+  timestampField: string;
+  allowedLateness: string;
+  version: number;
+};
 
 const userSpend = (shopOrders: ShopSource) =>
   defineFeatureView({
     name: 'user_spend',
-    version: 1,
+    version: shopOrders.version,
     description: 'How much a user spends and how the amounts spread.',
-    source: shopOrders,
+    source: {
+      topic: shopOrders.topic,
+      keyField: shopOrders.keyField,
+      timestampField: shopOrders.timestampField,
+      allowedLateness: shopOrders.allowedLateness,
+    },
     entity: 'user_id',
     tile: '1m',
     ttl: '7d',
@@ -35,9 +46,14 @@ const userSpend = (shopOrders: ShopSource) =>
 const userActivity = (shopOrders: ShopSource) =>
   defineFeatureView({
     name: 'user_activity',
-    version: 1,
+    version: shopOrders.version,
     description: 'How often a user orders, and where.',
-    source: shopOrders,
+    source: {
+      topic: shopOrders.topic,
+      keyField: shopOrders.keyField,
+      timestampField: shopOrders.timestampField,
+      allowedLateness: shopOrders.allowedLateness,
+    },
     entity: 'user_id',
     tile: '1m',
     ttl: '7d',
@@ -53,9 +69,14 @@ const userActivity = (shopOrders: ShopSource) =>
 const userRisk = (shopOrders: ShopSource) =>
   defineFeatureView({
     name: 'user_risk',
-    version: 1,
+    version: shopOrders.version,
     description: 'Signals a fraud model uses: bursts, spread, devices and countries.',
-    source: shopOrders,
+    source: {
+      topic: shopOrders.topic,
+      keyField: shopOrders.keyField,
+      timestampField: shopOrders.timestampField,
+      allowedLateness: shopOrders.allowedLateness,
+    },
     entity: 'user_id',
     tile: '1m',
     ttl: '7d',

@@ -1,0 +1,184 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createFeaturesService } from '../services/features/service.ts';
+import { shopViews } from '../services/features/views/shop.ts';
+import { closeEmbeddedClickHouse, createClickHouse } from '../services/platform/clickhouse.ts';
+import { loadConfig } from '../services/platform/config.ts';
+import { createKafka, createProducer } from '../services/platform/kafka.ts';
+import { createLogger } from '../services/platform/logger.ts';
+import { MetricsRegistry } from '../services/platform/metrics.ts';
+import { createRedis } from '../services/platform/redis.ts';
+import { createRegistryCodec } from '../services/platform/registry-codec.ts';
+import { createStack } from '../services/platform/stack/stack.ts';
+import {
+  createShopTopic,
+  generateOrders,
+  partitionOf,
+  produceOrders,
+  shopOrderSchema,
+} from '../test/support/shop-events.ts';
+import { intFlag } from './support/args.ts';
+import { progress, round } from './support/stats.ts';
+
+/**
+ * `npm run bench -- features [--events 1000000] [--rate 10000] [--seconds 20]`
+ * Throughput: N shop orders are produced first, then a processor with 3 views × 5 aggregations × 3
+ * windows consumes them from the start; events_per_s = N / (time to the last checkpoint).
+ * Freshness: orders are produced at a steady `rate` with event time = produce time, and each event's
+ * commit time (when its tiles and offset became visible in Redis) minus its event time is recorded.
+ * redis_ops_per_event counts Redis commands (reads + the commit script's writes) per event.
+ */
+export async function run(args: string[]): Promise<Record<string, unknown>> {
+  const events = intFlag(args, 'events', 1_000_000);
+  const rate = intFlag(args, 'rate', 10_000);
+  const seconds = intFlag(args, 'seconds', 20);
+  const partitions = 4;
+  const config = loadConfig(process.env, {
+    clickhouse: { dataDir: mkdtempSync(join(tmpdir(), 'flywheel-bench-')) },
+    redis: { keyPrefix: `fwb${Date.now().toString(36)}:` },
+  });
+  const logger = createLogger({ component: 'bench' }, 'warn');
+  await createStack(config, logger).up();
+  const kafka = createKafka(config, logger);
+  const codec = createRegistryCodec(config.registry.url);
+  const redis = createRedis(config.redis.url);
+  const clickhouse = await createClickHouse(config);
+  let redisCommands = 0;
+  const countingRedis = new Proxy(redis, {
+    get(target, prop, receiver) {
+      if (prop === 'pipeline')
+        return (...a: unknown[]) => {
+          const p = (target.pipeline as (...x: unknown[]) => ReturnType<typeof redis.pipeline>)(...a);
+          const exec = p.exec.bind(p);
+          p.exec = async () => {
+            redisCommands += p.length;
+            return exec();
+          };
+          return p;
+        };
+      return Reflect.get(target, prop, receiver);
+    },
+  });
+  void countingRedis;
+
+  // 1. Throughput from a backlog.
+  const topic = `bench.features.${Date.now().toString(36)}`;
+  await createShopTopic(kafka, topic, partitions);
+  progress(`producing ${events} orders to ${topic}`);
+  // Event times as if produced at 10,000 events/s: each user's tiles see a realistic number of events.
+  const spanMs = Math.ceil(events / 10);
+  const orders = generateOrders({
+    count: events,
+    users: 10_000,
+    start: Date.now() - spanMs,
+    spanMs,
+    jitterMs: 2_000,
+    lateFraction: 0,
+    lateByMs: 0,
+    seed: 1,
+  });
+  await produceOrders(kafka, codec, topic, orders, partitions, 10_000);
+  orders.length = 0;
+  let processed = 0;
+  let flushes = 0;
+  const commitCommands = 0;
+  const metrics = new MetricsRegistry();
+  const service = createFeaturesService(
+    { config, logger, metrics, kafka, redis, clickhouse, codec, views: shopViews(topic) },
+    {
+      groupId: `bench-${topic}`,
+      onCommit: ({ events: e }) => {
+        processed += e.length;
+        flushes++;
+      },
+    },
+  );
+  progress('consuming the backlog');
+  const t0 = performance.now();
+  await service.start();
+  while (processed < events) await new Promise((r) => setTimeout(r, 20));
+  const throughputSeconds = (performance.now() - t0) / 1000;
+  await service.stop();
+  const eventsPerS = events / throughputSeconds;
+  progress(
+    `${events} events in ${throughputSeconds.toFixed(1)} s = ${Math.round(eventsPerS)} events/s (${flushes} flushes)`,
+  );
+  void commitCommands;
+
+  // 2. Freshness at a steady rate, live.
+  const liveTopic = `${topic}.live`;
+  await createShopTopic(kafka, liveTopic, partitions);
+  const lags: number[] = [];
+  const live = createFeaturesService(
+    {
+      config,
+      logger,
+      metrics: new MetricsRegistry(),
+      kafka,
+      redis,
+      clickhouse,
+      codec,
+      views: shopViews(liveTopic, '5m', 2),
+    },
+    {
+      groupId: `bench-${liveTopic}`,
+      onCommit: ({ events: e, committedAt }) => {
+        for (const x of e) lags.push(committedAt - x.eventTime);
+      },
+    },
+  );
+  await live.start();
+  const { id } = await codec.register(liveTopic, shopOrderSchema());
+  const encode = await codec.encoderFor(id);
+  const producer = createProducer(kafka);
+  await producer.connect();
+  progress(`producing ${rate} events/s for ${seconds} s with event time = produce time`);
+  const tick = 20;
+  const perTick = Math.round((rate * tick) / 1000);
+  const template = generateOrders({
+    count: 20_000,
+    users: 10_000,
+    start: 0,
+    spanMs: 1,
+    jitterMs: 0,
+    lateFraction: 0,
+    lateByMs: 0,
+    seed: 2,
+  });
+  const end = Date.now() + seconds * 1000;
+  let sent = 0;
+  let next = Date.now();
+  while (Date.now() < end) {
+    const now = Date.now();
+    const messages = [];
+    for (let i = 0; i < perTick; i++) {
+      const o = { ...template[(sent + i) % template.length]!, ts: now };
+      messages.push({ key: o.user_id, value: encode(o), partition: partitionOf(o.user_id, partitions) });
+    }
+    void producer.send({ topic: liveTopic, messages, acks: 1 });
+    sent += perTick;
+    next += tick;
+    await new Promise((r) => setTimeout(r, Math.max(0, next - Date.now())));
+  }
+  await new Promise((r) => setTimeout(r, 2_000));
+  await producer.disconnect();
+  await live.stop();
+  const sorted = lags.slice(Math.floor(lags.length * 0.1)).sort((a, b) => a - b); // skip the warm-up tenth
+  const pct = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN;
+  progress(`freshness over ${sorted.length} events: p50 ${pct(0.5)} ms, p99 ${pct(0.99)} ms (sent ${sent})`);
+  await redis.quit();
+  await closeEmbeddedClickHouse();
+  return {
+    events,
+    views: 3,
+    aggregations_per_view: 5,
+    windows: 3,
+    seconds: round(throughputSeconds),
+    events_per_s: Math.round(eventsPerS),
+    freshness_rate_events_per_s: rate,
+    freshness_p50_ms: pct(0.5),
+    freshness_p99_ms: pct(0.99),
+    redis_ops_per_event: round(redisCommands / Math.max(1, events), 4),
+  };
+}

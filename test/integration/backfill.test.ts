@@ -1,0 +1,260 @@
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import type { Redis } from 'ioredis';
+import type { Kafka } from 'kafkajs';
+import { type AggregationOutput, DEFAULT_QUANTILES } from '../../services/core/aggregation/index.ts';
+import { fieldName, windowSpan } from '../../services/core/windows/tiles.ts';
+import { type BackfillProgress, backfillView } from '../../services/features/backfill.ts';
+import { type CompiledView, defineFeatureView } from '../../services/features/definition.ts';
+import type { Checkpoint } from '../../services/features/engine/partition-state.ts';
+import { createOnlineReader } from '../../services/features/online-reader.ts';
+import { createFeaturesService } from '../../services/features/service.ts';
+import { shopViews } from '../../services/features/views/shop.ts';
+import { closeEmbeddedClickHouse, createClickHouse } from '../../services/platform/clickhouse.ts';
+import { createKafka } from '../../services/platform/kafka.ts';
+import { MetricsRegistry } from '../../services/platform/metrics.ts';
+import { createRedis } from '../../services/platform/redis.ts';
+import { createRegistryCodec } from '../../services/platform/registry-codec.ts';
+import { eventually, quietLogger, testConfig, uniqueName, useStack } from '../support/env.ts';
+import {
+  createShopTopic,
+  generateOrders,
+  partitionOf,
+  produceOrders,
+  type ShopOrder,
+} from '../support/shop-events.ts';
+import { referenceValue } from '../unit/core/naive-reference.ts';
+import { createRng } from '../unit/core/prng.ts';
+
+const EVENTS = Number(process.env.FLYWHEEL_TEST_BACKFILL_EVENTS ?? 20_000);
+const MORE = 1_000;
+const PARTITIONS = 4;
+const LATENESS_MS = 5 * 60_000;
+const prefix = `${uniqueName('fwb')}:`;
+const otherPrefix = `${uniqueName('fwb2')}:`;
+const config = testConfig({ redis: { keyPrefix: prefix } });
+const logger = quietLogger();
+
+before(async () => useStack(config));
+after(async () => closeEmbeddedClickHouse());
+
+function acceptedByWatermark(orders: readonly ShopOrder[]): ShopOrder[] {
+  const maxTs = new Map<number, number>();
+  return orders.filter((o) => {
+    const p = partitionOf(o.user_id, PARTITIONS);
+    const max = maxTs.get(p) ?? Number.NEGATIVE_INFINITY;
+    if (o.ts < max - LATENESS_MS) return false;
+    if (o.ts > max) maxTs.set(p, o.ts);
+    return true;
+  });
+}
+
+/** user_spend v2: v1's aggregations plus a count over four windows and a 30 minute min. */
+function userSpendV2(topic: string): CompiledView {
+  const v1 = shopViews(topic).find((v) => v.name === 'user_spend')!;
+  return defineFeatureView({
+    ...v1.definition,
+    version: 2,
+    aggregations: [
+      ...v1.definition.aggregations,
+      { name: 'orders', kind: 'count', windows: ['10m', '1h', '2h', '24h'] },
+      { name: 'amount_min', kind: 'min', field: 'amount', windows: ['30m'] },
+    ],
+  });
+}
+
+async function waitUntilCovered(
+  what: string,
+  kafka: Kafka,
+  topic: string,
+  checkpoints: () => Promise<Record<string, Checkpoint>>,
+): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  const ends = await admin.fetchTopicOffsets(topic);
+  await admin.disconnect();
+  await eventually(
+    async () => {
+      const cps = await checkpoints();
+      return ends.every((e) => (cps[String(e.partition)]?.next ?? 0) >= Number(e.high)) ? true : undefined;
+    },
+    180_000,
+    what,
+  );
+}
+
+async function tileHashes(
+  redis: Redis,
+  keyPrefix: string,
+  viewId: string,
+): Promise<Map<string, Record<string, string>>> {
+  const out = new Map<string, Record<string, string>>();
+  const pattern = `${keyPrefix}t:${viewId}:*`;
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1_000);
+    cursor = next;
+    for (const k of keys) out.set(k.slice(`${keyPrefix}t:${viewId}:`.length), await redis.hgetall(k));
+  } while (cursor !== '0');
+  return out;
+}
+
+test(`a backfilled new view version equals a live processor's, tile for tile (${EVENTS} events)`, async () => {
+  const topic = uniqueName('it.backfill');
+  const views = shopViews(topic);
+  const kafka = createKafka(config, logger);
+  const codec = createRegistryCodec(config.registry.url);
+  const redis = createRedis(config.redis.url);
+  const clickhouse = await createClickHouse(config);
+  const start = Date.UTC(2026, 1, 1);
+  const spanMs = 6 * 3_600_000;
+  const shape = { users: 300, jitterMs: 90_000, lateFraction: 0.01, lateByMs: 20 * 60_000 };
+  const orders = generateOrders({ ...shape, count: EVENTS, start, spanMs, seed: 11 });
+  await createShopTopic(kafka, topic, PARTITIONS);
+  await produceOrders(kafka, codec, topic, orders, PARTITIONS);
+  const deps = { config, logger, metrics: new MetricsRegistry(), kafka, redis, clickhouse, codec };
+
+  // 1. The live service with view set A (all v1) consumes the topic.
+  const liveGroup = uniqueName('live-a');
+  const liveA = createFeaturesService({ ...deps, views }, { groupId: liveGroup });
+  await liveA.start();
+  await waitUntilCovered('view set A covers the topic', kafka, topic, () => liveA.checkpoints(topic));
+  const liveByPartition = await liveA.checkpoints(topic);
+  const liveCps = Object.values(liveByPartition);
+  await liveA.stop();
+  const acceptedA = liveCps.reduce((s, c) => s + c.accepted, 0);
+  assert.equal(acceptedA, acceptedByWatermark(orders).length);
+  assert.ok(liveCps.reduce((s, c) => s + c.late, 0) > 0, 'the stream has late events');
+
+  // 2. A new version of user_spend, backfilled from ClickHouse into a fresh group.
+  const v2 = userSpendV2(topic);
+  const group = uniqueName('backfill-v2');
+  const progress: BackfillProgress[] = [];
+  const result = await backfillView(
+    { clickhouse, database: config.clickhouse.database, redis, redisPrefix: prefix, logger },
+    { view: v2, group, sourceGroup: liveGroup, rowsPerChunk: 1_500, onProgress: (p) => progress.push(p) },
+  );
+  assert.equal(result.totalRows, acceptedA, 'the snapshot is every accepted event');
+  assert.equal(result.rows, acceptedA);
+  assert.equal(result.late, 0, 'same lateness: every stored event is accepted again');
+  assert.ok(progress.length >= acceptedA / 1_500, `progress reported ${progress.length} times`);
+  for (const [i, p] of progress.entries()) {
+    assert.equal(p.totalRows, acceptedA);
+    if (i > 0) assert.ok(p.rows >= progress[i - 1]!.rows, 'progress never goes back');
+  }
+  assert.equal(progress.at(-1)!.rows, progress.at(-1)!.totalRows, 'progress reached the total');
+  for (const part of result.partitions)
+    assert.equal(
+      part.next,
+      liveByPartition[String(part.partition)]!.next,
+      `partition ${part.partition} hands off where A stopped`,
+    );
+
+  // 3. Live v2 processors: one continues the backfilled group in the same prefix (hand-off); the other
+  //    runs v2 from the start of the topic in another prefix. More events arrive meanwhile.
+  const handoff = createFeaturesService({ ...deps, views: [v2] }, { groupId: group });
+  const fromStart = createFeaturesService(
+    { ...deps, views: [v2], config: { ...config, redis: { ...config.redis, keyPrefix: otherPrefix } } },
+    { groupId: uniqueName('live-v2') },
+  );
+  await handoff.start();
+  await fromStart.start();
+  const more = generateOrders({
+    ...shape,
+    count: MORE,
+    start: start + spanMs + 10 * 60_000,
+    spanMs: 1_800_000,
+    seed: 12,
+  });
+  await produceOrders(kafka, codec, topic, more, PARTITIONS);
+  await waitUntilCovered('the hand-off processor covers the topic', kafka, topic, () =>
+    handoff.checkpoints(topic),
+  );
+  await waitUntilCovered('the from-start processor covers the topic', kafka, topic, () =>
+    fromStart.checkpoints(topic),
+  );
+  const handoffCps = await handoff.checkpoints(topic);
+  const acceptedMore = acceptedByWatermark([...orders, ...more]).length - acceptedA;
+  assert.equal(
+    Object.values(handoffCps).reduce((s, c) => s + c.accepted, 0),
+    acceptedA + acceptedMore,
+    'the hand-off folded only the new events after the backfilled ones',
+  );
+  await handoff.stop();
+  await fromStart.stop();
+
+  // 4. Tile for tile: HGETALL of every key of v2 equal in both prefixes.
+  const backfilled = await tileHashes(redis, prefix, v2.id);
+  const live = await tileHashes(redis, otherPrefix, v2.id);
+  assert.ok(backfilled.size >= 250, `${backfilled.size} entities`);
+  assert.deepEqual([...backfilled.keys()].sort(), [...live.keys()].sort());
+  for (const [entity, hash] of live) assert.deepEqual(backfilled.get(entity), hash, `entity ${entity}`);
+
+  // 5. ClickHouse feature_tiles hold the same states as Redis.
+  const rows = await (
+    await clickhouse.query({
+      query: `SELECT entity, resolution_ms AS res, toUnixTimestamp64Milli(tile_start) AS start, state
+              FROM ${config.clickhouse.database}.feature_tiles FINAL WHERE view = 'user_spend' AND view_version = 2`,
+      format: 'JSONEachRow',
+    })
+  ).json<{ entity: string; res: number | string; start: number | string; state: string }>();
+  const fields = [...backfilled.values()].reduce((s, h) => s + Object.keys(h).length - 1, 0);
+  assert.equal(rows.length, fields, 'one feature_tiles row per Redis tile');
+  for (const r of rows.slice(0, 2_000)) {
+    const field = fieldName({ res: Number(r.res), start: Number(r.start) });
+    assert.equal(r.state, backfilled.get(r.entity)?.[field], `${r.entity} ${field}`);
+  }
+
+  // 6. Online values of the backfilled view at random probes equal the brute-force reference.
+  const accepted = acceptedByWatermark([...orders, ...more]);
+  const byUser = new Map<string, ShopOrder[]>();
+  for (const o of accepted) (byUser.get(o.user_id) ?? byUser.set(o.user_id, []).get(o.user_id)!).push(o);
+  const maxTs = accepted.reduce((m, o) => Math.max(m, o.ts), 0);
+  const reader = createOnlineReader({ redis, prefix, views: [v2] });
+  const rng = createRng(5);
+  let compared = 0;
+  for (let probe = 0; probe < 200; probe++) {
+    const user = `u${rng.int(0, shape.users - 1)}`;
+    const asOf = maxTs - rng.int(0, 4 * 3_600_000);
+    const [vector] = await reader.read([user], [v2.id], { asOf });
+    assert.ok(vector);
+    const got = vector.views[0]!;
+    const events = byUser.get(user) ?? [];
+    if (!events.some((e) => e.ts < asOf + v2.tileMs)) continue;
+    for (const f of v2.features) {
+      const slot = v2.slots[f.slot]!;
+      const span = windowSpan(asOf, v2.tileMs, f.windowMs);
+      const raw = events.map((e) => ({
+        ts: e.ts,
+        value: slot.field
+          ? ((e as unknown as Record<string, number | string | null>)[slot.field] ?? null)
+          : 1,
+      }));
+      const expected = referenceValue(slot.kind, raw, span.start, span.end, {
+        quantiles: slot.quantiles ?? DEFAULT_QUANTILES,
+      });
+      assertFeature(`${user}@${asOf} ${f.name}`, slot.kind, got.features[f.name] ?? null, expected);
+      compared++;
+    }
+  }
+  assert.ok(compared > 2_000, `compared ${compared} feature values`);
+  await redis.quit();
+});
+
+function assertFeature(
+  where: string,
+  kind: string,
+  got: AggregationOutput | null,
+  expected: AggregationOutput | null,
+): void {
+  if (kind === 'approx_quantile' && expected !== null) {
+    for (const [i, q] of (expected as number[]).entries())
+      assert.ok(
+        Math.abs((got as number[])[i]! - q) <= Math.abs(q) * 0.0101,
+        `${where}: ${got} vs ${expected}`,
+      );
+  } else if ((kind === 'variance' || kind === 'stddev') && expected !== null) {
+    const e = expected as number;
+    assert.ok(Math.abs((got as number) - e) <= 1e-9 * Math.max(1, Math.abs(e)), `${where}: ${got} vs ${e}`);
+  } else assert.deepEqual(got, expected, where);
+}
