@@ -186,8 +186,16 @@ test('SIGKILL at 6 random points and restarts: Redis and ClickHouse equal the un
   const dir = chdbDir(run);
   const killedAt: number[] = [];
   for (let kill = 0; kill < 6; kill++) {
+    const before = await progress(run);
+    if (before >= EVENTS + GARBAGE) break;
     const worker = spawnWorker(run, 'run', dir);
-    await new Promise((r) => setTimeout(r, rng.int(2_500, 6_000)));
+    // Kill while it works: once it has committed something, after a random extra moment.
+    await eventually(
+      async () => ((await progress(run)) > before ? true : undefined),
+      60_000,
+      'worker progress',
+    );
+    await new Promise((r) => setTimeout(r, rng.int(100, 1_500)));
     killedAt.push(await progress(run));
     worker.kill('SIGKILL');
     await exited(worker);
@@ -206,10 +214,21 @@ test('SIGKILL at 6 random points and restarts: Redis and ClickHouse equal the un
 test('two processors in one group, a rebalance in the middle and a SIGKILL: same contents', async () => {
   const run = newRun('pair');
   const a = spawnWorker(run, 'run', chdbDir(run));
-  await new Promise((r) => setTimeout(r, 4_000));
+  await eventually(
+    async () => ((await progress(run)) > 0 ? true : undefined),
+    60_000,
+    'first worker progress',
+  );
   const b = spawnWorker(run, 'run', chdbDir(run)); // joins: rebalance
-  await new Promise((r) => setTimeout(r, 5_000));
+  const atJoin = await progress(run);
+  await eventually(
+    async () => ((await progress(run)) > atJoin + 10_000 ? true : undefined),
+    60_000,
+    'progress after the rebalance',
+  );
+  const atKill = await progress(run);
   a.kill('SIGKILL'); // b takes over a's partitions after the session timeout
+  assert.ok(atKill < EVENTS, `killed mid-stream (progress ${atKill})`);
   await exited(a);
   const c = spawnWorker(run, 'run', chdbDir(run)); // and another rebalance
   await finished(run);
