@@ -156,7 +156,7 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
       const o = { ...template[(sent + i) % template.length]!, ts: now };
       messages.push({ key: o.user_id, value: encode(o), partition: partitionOf(o.user_id, partitions) });
     }
-    void producer.send({ topic: liveTopic, messages, acks: 1 });
+    void producer.send({ topic: liveTopic, messages, acks: -1 });
     sent += perTick;
     next += tick;
     await new Promise((r) => setTimeout(r, Math.max(0, next - Date.now())));

@@ -117,6 +117,7 @@ test(`online values equal a brute-force reference at 1,000 random probes (${EVEN
       views.map((v) => v.id),
       { asOf },
     );
+    assert.ok(vector);
     for (const [vi, view] of views.entries()) {
       const got = vector.views[vi]!;
       const events = byUser.get(user) ?? [];

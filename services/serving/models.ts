@@ -1,0 +1,127 @@
+import type * as ort from 'onnxruntime-node';
+import { FlywheelError } from '../platform/errors.ts';
+import type { Logger } from '../platform/logger.ts';
+import type { MetricsRegistry } from '../platform/metrics.ts';
+import type { ModelRegistry, ModelVersion } from '../registry/registry.ts';
+import { loadSession, type ModelSignature, signatureOf } from '../registry/signature.ts';
+import type { InputPlan } from './model-inputs.ts';
+
+/**
+ * The models serving answers with: each model's `champion`, resolved on first use and re-resolved every
+ * `refreshMs`, so a promoted version is swapped in without a restart (requests in flight finish on the
+ * session they started with). Sessions are cached per artifact sha256; a replaced one is released after
+ * a grace period. An unknown model is remembered as unknown for `refreshMs` too, so a flood of requests
+ * for it costs no registry queries.
+ */
+export interface LoadedModel {
+  model: string;
+  version: ModelVersion;
+  session: ort.InferenceSession;
+  signature: ModelSignature;
+  plan: InputPlan;
+}
+
+type Entry = { at: number; loaded: Promise<LoadedModel> };
+
+export function createModelCache(deps: {
+  registry: Pick<ModelRegistry, 'resolve' | 'read'>;
+  plan: (features: readonly string[]) => InputPlan;
+  logger: Logger;
+  metrics: MetricsRegistry;
+  alias?: string;
+  refreshMs?: number;
+  releaseGraceMs?: number;
+}) {
+  const alias = deps.alias ?? 'champion';
+  const refreshMs = deps.refreshMs ?? 5_000;
+  const graceMs = deps.releaseGraceMs ?? 30_000;
+  const entries = new Map<string, Entry>();
+  const sessions = new Map<string, Promise<ort.InferenceSession>>();
+  const swaps = deps.metrics.counter(
+    'flywheel_serving_model_swaps_total',
+    'Champion changes picked up, by model.',
+  );
+  const active = deps.metrics.gauge(
+    'flywheel_serving_model_version',
+    'Version serving answers with, by model.',
+  );
+  let timer: NodeJS.Timeout | undefined;
+
+  function sessionFor(v: ModelVersion): Promise<ort.InferenceSession> {
+    let s = sessions.get(v.sha256);
+    if (!s) {
+      s = deps.registry.read(v).then(loadSession);
+      sessions.set(v.sha256, s);
+      s.catch(() => sessions.delete(v.sha256));
+    }
+    return s;
+  }
+
+  async function load(model: string): Promise<LoadedModel> {
+    const version = await deps.registry.resolve(model, alias);
+    const plan = deps.plan(version.features);
+    const session = await sessionFor(version);
+    active.set(version.version, { model });
+    return { model, version, session, signature: signatureOf(session), plan };
+  }
+
+  function release(sha256: string): void {
+    const s = sessions.get(sha256);
+    sessions.delete(sha256);
+    const t = setTimeout(() => void s?.then((x) => x.release()).catch(() => {}), graceMs);
+    t.unref();
+  }
+
+  /** Re-resolves every known model; a failed refresh keeps the current version serving. */
+  async function refresh(): Promise<void> {
+    for (const [model, entry] of entries) {
+      const current = await entry.loaded.catch(() => undefined);
+      try {
+        const next = await load(model);
+        entries.set(model, { at: Date.now(), loaded: Promise.resolve(next) });
+        if (current && current.version.sha256 !== next.version.sha256) {
+          swaps.inc({ model });
+          deps.logger.info('champion swapped', {
+            model,
+            from: current.version.version,
+            to: next.version.version,
+          });
+          release(current.version.sha256);
+        }
+      } catch (err) {
+        if (current) deps.logger.warn('champion refresh failed; keeping the current version', { model, err });
+        else entries.delete(model);
+      }
+    }
+  }
+
+  return {
+    get(model: string): Promise<LoadedModel> {
+      const entry = entries.get(model);
+      if (entry && (Date.now() - entry.at < refreshMs || timer)) return entry.loaded;
+      const loaded = load(model);
+      entries.set(model, { at: Date.now(), loaded });
+      // Forget failures other than "no such model" at once: the next request tries again.
+      loaded.catch((err) => {
+        if (!(err instanceof FlywheelError && err.code === 'FW_NOT_FOUND')) entries.delete(model);
+      });
+      return loaded;
+    },
+    start(): void {
+      const tick = () => {
+        timer = setTimeout(() => void refresh().finally(() => timer && tick()), refreshMs);
+        timer.unref();
+      };
+      tick();
+    },
+    async stop(): Promise<void> {
+      clearTimeout(timer);
+      timer = undefined;
+      const all = await Promise.allSettled(sessions.values());
+      sessions.clear();
+      for (const s of all) if (s.status === 'fulfilled') await s.value.release().catch(() => {});
+    },
+  };
+}
+
+export type ModelCache = ReturnType<typeof createModelCache>;
