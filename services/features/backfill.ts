@@ -181,7 +181,7 @@ export async function backfillView(deps: BackfillDeps, opts: BackfillOptions): P
       const events = page.map(toEvent);
       const missing = state.missingTiles(events);
       if (missing.length > 0)
-        for (const t of await tiles.loadTiles(missing)) state.loadTile(t.key, t.view, t.tile);
+        for (const t of (await tiles.loadTiles(missing)).tiles) state.loadTile(t.key, t.view, t.tile);
       for (const e of events) if (state.apply(e) === 'late') result.late++;
       from = events.at(-1)!.offset + 1;
       state.advanceTo(from);

@@ -32,20 +32,38 @@ const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
 const utf8 = new TextEncoder();
 
+const scratch = new Uint8Array(4_096);
+/** Hashes of recent values: categorical fields repeat, so most updates skip the hashing entirely. */
+const hashMemo = new Map<string, { index: number; rank: number }>();
+const HASH_MEMO_LIMIT = 65_536;
+
 export function hashValue(value: number | string): { index: number; rank: number } {
-  const bytes = utf8.encode(typeof value === 'string' ? value : String(value));
-  const high = murmur3x86_32(bytes, SEED_HIGH);
-  const low = murmur3x86_32(bytes, SEED_LOW);
+  const text = typeof value === 'string' ? value : String(value);
+  const memo = hashMemo.get(text);
+  if (memo) return memo;
+  let bytes: Uint8Array;
+  let length: number;
+  if (text.length * 3 <= scratch.length) {
+    bytes = scratch;
+    length = utf8.encodeInto(text, scratch).written;
+  } else {
+    bytes = utf8.encode(text);
+    length = bytes.length;
+  }
+  const high = murmur3x86_32(bytes, SEED_HIGH, length);
+  const low = murmur3x86_32(bytes, SEED_LOW, length);
   const index = high >>> (32 - HLL_PRECISION);
   const rest = high & ((1 << (32 - HLL_PRECISION)) - 1); // 20 bits, then 32 more from `low`
   let rank: number;
   if (rest !== 0) rank = Math.clz32(rest) - HLL_PRECISION + 1;
   else if (low !== 0) rank = 32 - HLL_PRECISION + Math.clz32(low) + 1;
   else rank = MAX_RANK;
-  return { index, rank };
+  const hashed = { index, rank };
+  if (hashMemo.size >= HASH_MEMO_LIMIT) hashMemo.clear();
+  hashMemo.set(text, hashed);
+  return hashed;
 }
 
-// σ and τ from Ertl (2017): closed-form corrections for empty and saturated registers.
 function sigma(x: number): number {
   if (x === 1) return Number.POSITIVE_INFINITY;
   let y = 1;

@@ -2,10 +2,9 @@
  * MurmurHash3 x86_32 (Austin Appleby, public domain) over bytes: fast, non-cryptographic, and the same
  * bits on every platform, so sketches built by different processes and the backfill merge correctly.
  */
-export function murmur3x86_32(bytes: Uint8Array, seed: number): number {
+export function murmur3x86_32(bytes: Uint8Array, seed: number, length = bytes.length): number {
   const c1 = 0xcc9e2d51;
   const c2 = 0x1b873593;
-  const length = bytes.length;
   const blocksEnd = length & ~3;
   let h = seed | 0;
   for (let i = 0; i < blocksEnd; i += 4) {

@@ -69,6 +69,10 @@ export function createFeatureProcessor(deps: ProcessorDeps, options: ProcessorOp
     'flywheel_features_events_total',
     'Source events by topic and outcome.',
   );
+  const redisCommands = deps.metrics.counter(
+    'flywheel_features_redis_commands_total',
+    'Redis commands issued (tile loads and commit writes).',
+  );
   const flushSeconds = deps.metrics.histogram(
     'flywheel_features_flush_seconds',
     'Time to persist one flush.',
@@ -135,8 +139,11 @@ export function createFeatureProcessor(deps: ProcessorDeps, options: ProcessorOp
       } else candidates.push({ event, message: m });
     });
     const missing = o.state.missingTiles(candidates.map((c) => c.event));
-    if (missing.length > 0)
-      for (const t of await tiles.loadTiles(missing)) o.state.loadTile(t.key, t.view, t.tile);
+    if (missing.length > 0) {
+      const loaded = await tiles.loadTiles(missing);
+      redisCommands.inc({}, loaded.commands);
+      for (const t of loaded.tiles) o.state.loadTile(t.key, t.view, t.tile);
+    }
 
     const accepted: SourceEvent[] = [];
     const latenessMs = viewsByTopic.get(topic)!.latenessMs;
@@ -160,7 +167,7 @@ export function createFeatureProcessor(deps: ProcessorDeps, options: ProcessorOp
       deps.offline.insertEvents(topic, partition, accepted),
       deps.offline.insertTiles(partition, tileWrites),
     ]);
-    await tiles.commit({
+    const committed = await tiles.commit({
       group: options.groupId,
       topic,
       partition,
@@ -169,6 +176,7 @@ export function createFeatureProcessor(deps: ProcessorDeps, options: ProcessorOp
       entities,
       checkpoint,
     });
+    redisCommands.inc({}, committed.commands);
 
     const committedAt = Date.now();
     eventsTotal.inc({ topic, outcome: 'accepted' }, accepted.length);

@@ -96,7 +96,7 @@ export function createTileStore(redis: Redis, prefix: string) {
           out.push({ key: r.key, view: r.view, tile: text ? decodeTile(r.view, text) : undefined });
         });
       }
-      return out;
+      return { tiles: out, commands: byHash.size };
     },
 
     /** Writes tiles, prunes, refreshes TTLs and stores the checkpoint atomically (fenced by epoch). */
