@@ -77,26 +77,33 @@ export function createOfflineStore(client: ClickHouseClient, db: string) {
       });
       return (await rs.json<{ fingerprint: string }>()).map((r) => r.fingerprint);
     },
-    async insertEvents(topic: string, partition: number, events: readonly SourceEvent[]): Promise<void> {
-      if (events.length === 0) return;
-      await client.insert({
-        table: `${db}.events`,
-        values: events.map((e) => ({
-          topic,
-          partition,
+    insertEvents(topic: string, partition: number, events: readonly SourceEvent[]): Promise<void> {
+      return this.insertBatch([{ topic, partition, events, tiles: [] }]);
+    },
+    insertTiles(partition: number, tiles: readonly TileWrite[]): Promise<void> {
+      return this.insertBatch([{ topic: '', partition, events: [], tiles }]);
+    },
+    /** Many partitions' flushes in two INSERTs: each insert has a fixed cost, rows are cheap. */
+    async insertBatch(
+      groups: ReadonlyArray<{
+        topic: string;
+        partition: number;
+        events: readonly SourceEvent[];
+        tiles: readonly TileWrite[];
+      }>,
+    ): Promise<void> {
+      const events = groups.flatMap((g) =>
+        g.events.map((e) => ({
+          topic: g.topic,
+          partition: g.partition,
           offset: e.offset,
           entity: e.entity,
           event_time: e.eventTime,
           payload: JSON.stringify(e.record, bigintSafe),
         })),
-        format: 'JSONEachRow',
-      });
-    },
-    async insertTiles(partition: number, tiles: readonly TileWrite[]): Promise<void> {
-      if (tiles.length === 0) return;
-      await client.insert({
-        table: `${db}.feature_tiles`,
-        values: tiles.map((t) => ({
+      );
+      const tiles = groups.flatMap((g) =>
+        g.tiles.map((t) => ({
           view: t.view.name,
           view_version: t.view.version,
           entity: t.entity,
@@ -104,10 +111,17 @@ export function createOfflineStore(client: ClickHouseClient, db: string) {
           tile_start: t.ref.start,
           state: t.encoded,
           last_offset: t.tile.lastOffset,
-          partition,
+          partition: g.partition,
         })),
-        format: 'JSONEachRow',
-      });
+      );
+      await Promise.all([
+        events.length
+          ? client.insert({ table: `${db}.events`, values: events, format: 'JSONEachRow' })
+          : undefined,
+        tiles.length
+          ? client.insert({ table: `${db}.feature_tiles`, values: tiles, format: 'JSONEachRow' })
+          : undefined,
+      ]);
     },
   };
 }

@@ -141,6 +141,7 @@ test(`online values equal a brute-force reference at 1,000 random probes (${EVEN
   }
   assert.ok(compared > 20_000, `compared ${compared} feature values`);
 
+  await service.stop(); // drains the ClickHouse writes that trail the Redis commits
   const ch = await (
     await clickhouse.query({
       query: `SELECT count() AS n FROM ${config.clickhouse.database}.events FINAL WHERE topic = {t:String}`,
@@ -149,7 +150,6 @@ test(`online values equal a brute-force reference at 1,000 random probes (${EVEN
     })
   ).json<{ n: number }>();
   assert.equal(Number(ch[0]!.n), accepted.length, 'every accepted event is in ClickHouse once');
-  await service.stop();
   await redis.quit();
 });
 

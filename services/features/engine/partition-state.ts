@@ -22,6 +22,16 @@ export interface Checkpoint {
   accepted: number;
   late: number;
   invalid: number;
+  /**
+   * How far ClickHouse has everything (it is written after Redis, off the freshness path): records in
+   * [offline.next, next) are replayed into ClickHouse only, with the watermark state saved here.
+   */
+  offline: OfflinePosition;
+}
+
+export interface OfflinePosition {
+  next: number;
+  maxEventTime: number;
 }
 
 export const EMPTY_CHECKPOINT: Checkpoint = {
@@ -30,6 +40,7 @@ export const EMPTY_CHECKPOINT: Checkpoint = {
   accepted: 0,
   late: 0,
   invalid: 0,
+  offline: { next: 0, maxEventTime: Number.NEGATIVE_INFINITY },
 };
 
 export interface SourceEvent {

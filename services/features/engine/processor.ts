@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
+import { fieldName, type TileRef, tilesForEvent } from '../../core/windows/tiles.ts';
 import type { DeadLetter, DeadLetterWriter } from '../../platform/dead-letter.ts';
 import { FlywheelError } from '../../platform/errors.ts';
 import { createConsumer } from '../../platform/kafka.ts';
@@ -8,7 +9,15 @@ import type { MetricsRegistry } from '../../platform/metrics.ts';
 import type { RegistryCodec } from '../../platform/registry-codec.ts';
 import type { CompiledView } from '../definition.ts';
 import type { OfflineStore } from '../offline-store.ts';
-import { PartitionState, type SourceEvent } from './partition-state.ts';
+import { createOfflineWriter } from './offline-writer.ts';
+import {
+  type OfflinePosition,
+  PartitionState,
+  type SourceEvent,
+  type TileWrite,
+  tileKey,
+} from './partition-state.ts';
+import { encodeTile } from './tile-codec.ts';
 import { createTileStore } from './tile-store.ts';
 
 /**
@@ -58,13 +67,20 @@ export interface ProcessorDeps {
 interface Owned {
   epoch: string;
   state: PartitionState;
+  /** Where ClickHouse has everything; advanced when a queued offline write completes. */
+  offline: OfflinePosition;
+  offlineError: unknown;
 }
+
+/** Rows (events + tiles) queued for ClickHouse before the fold waits for it (bounds memory). */
+const MAX_QUEUED_OFFLINE_ROWS = 200_000;
 
 export function createFeatureProcessor(deps: ProcessorDeps, options: ProcessorOptions) {
   const log = deps.logger.child({ component: 'features', group: options.groupId });
   const tiles = createTileStore(deps.redis, deps.redisPrefix);
   const viewsByTopic = groupViews(options.views);
   const owned = new Map<string, Owned>();
+  const writer = createOfflineWriter(deps.offline, { maxQueuedRows: MAX_QUEUED_OFFLINE_ROWS });
   const eventsTotal = deps.metrics.counter(
     'flywheel_features_events_total',
     'Source events by topic and outcome.',
@@ -91,7 +107,12 @@ export function createFeatureProcessor(deps: ProcessorDeps, options: ProcessorOp
     if (o) return o;
     const { epoch, checkpoint } = await tiles.claim(options.groupId, topic, partition);
     const topicViews = viewsByTopic.get(topic)!;
-    o = { epoch, state: new PartitionState(topicViews.views, topicViews.latenessMs, checkpoint) };
+    o = {
+      epoch,
+      state: new PartitionState(topicViews.views, topicViews.latenessMs, checkpoint),
+      offline: { ...checkpoint.offline },
+      offlineError: undefined,
+    };
     owned.set(key, o);
     log.info('partition claimed', { topic, partition, epoch, next: checkpoint.next });
     return o;
@@ -162,11 +183,11 @@ export function createFeatureProcessor(deps: ProcessorDeps, options: ProcessorOp
     o.state.advanceTo(Number(messages.at(-1)!.offset) + 1);
     const { tiles: tileWrites, entities, checkpoint } = o.state.drain();
 
+    // Dead letters first (at-least-once), then Redis: tiles + checkpoint atomically — the moment the
+    // features become visible. ClickHouse follows off the freshness path; the checkpoint remembers how far
+    // it got, so a crash before it catches up is repaired by replaying [offline.next, next) into it alone.
     await deps.deadLetters.send(letters);
-    await Promise.all([
-      deps.offline.insertEvents(topic, partition, accepted),
-      deps.offline.insertTiles(partition, tileWrites),
-    ]);
+    checkpoint.offline = { ...o.offline };
     const committed = await tiles.commit({
       group: options.groupId,
       topic,
@@ -177,6 +198,8 @@ export function createFeatureProcessor(deps: ProcessorDeps, options: ProcessorOp
       checkpoint,
     });
     redisCommands.inc({}, committed.commands);
+    const after: OfflinePosition = { next: checkpoint.next, maxEventTime: checkpoint.maxEventTime };
+    queueOffline(topic, partition, o, after, accepted, tileWrites);
 
     const committedAt = Date.now();
     eventsTotal.inc({ topic, outcome: 'accepted' }, accepted.length);
@@ -187,28 +210,111 @@ export function createFeatureProcessor(deps: ProcessorDeps, options: ProcessorOp
     options.onCommit?.({ topic, partition, events: accepted, committedAt });
   }
 
-  async function eachBatch({
-    batch,
-    resolveOffset,
-    heartbeat,
-    commitOffsetsIfNecessary,
-    isRunning,
-    isStale,
-  }: EachBatchPayload) {
+  function queueOffline(
+    topic: string,
+    partition: number,
+    o: Owned,
+    after: OfflinePosition,
+    events: readonly SourceEvent[],
+    tileWrites: readonly TileWrite[],
+  ): void {
+    writer.enqueue(topic, partition, events, tileWrites).then(
+      async () => {
+        if (after.next <= o.offline.next) return;
+        o.offline = after;
+        // Kafka's committed offset is only a restart hint; it never passes what ClickHouse holds.
+        await consumer
+          ?.commitOffsets([{ topic, partition, offset: String(after.next) }])
+          .catch(() => undefined);
+      },
+      (err: unknown) => {
+        o.offlineError = err;
+        log.error('ClickHouse write failed; the partition will replay it', { topic, partition, err });
+      },
+    );
+  }
+
+  /**
+   * After a crash, records the stores hold in Redis but not yet in ClickHouse: decode them again, redo
+   * the lateness decisions from the saved watermark state, insert the accepted events, and write the
+   * CURRENT Redis state of every tile they touch (at least as new; ReplacingMergeTree keeps the newest).
+   */
+  async function replayOffline(
+    topic: string,
+    partition: number,
+    o: Owned,
+    messages: readonly KafkaMessage[],
+  ): Promise<void> {
+    const { views, latenessMs } = viewsByTopic.get(topic)!;
+    const decoded = await deps.codec.decodeMany(messages.map((m) => m.value));
+    let maxEventTime = o.offline.maxEventTime;
+    const accepted: SourceEvent[] = [];
+    const touched = new Map<
+      string,
+      { key: string; view: CompiledView; entity: string; field: string; ref: TileRef }
+    >();
+    messages.forEach((m, i) => {
+      const d = decoded[i]!;
+      const event = d.ok ? toEvent(topic, m, d.value) : d.error;
+      if (event instanceof FlywheelError || event.eventTime < maxEventTime - latenessMs) return;
+      maxEventTime = Math.max(maxEventTime, event.eventTime);
+      accepted.push(event);
+      for (const view of views) {
+        for (const ref of tilesForEvent(event.eventTime, view.resolutions)) {
+          const field = fieldName(ref);
+          const key = tileKey(view.id, event.entity, field);
+          if (!touched.has(key)) touched.set(key, { key, view, entity: event.entity, field, ref });
+        }
+      }
+    });
+    const loaded = await tiles.loadTiles([...touched.values()]);
+    const writes: TileWrite[] = [];
+    for (const t of loaded.tiles) {
+      const info = touched.get(t.key)!;
+      if (t.tile)
+        writes.push({
+          view: info.view,
+          entity: info.entity,
+          ref: info.ref,
+          field: info.field,
+          tile: t.tile,
+          encoded: encodeTile(info.view, t.tile),
+        });
+    }
+    await Promise.all([
+      deps.offline.insertEvents(topic, partition, accepted),
+      deps.offline.insertTiles(partition, writes),
+    ]);
+    o.offline = { next: Number(messages.at(-1)!.offset) + 1, maxEventTime };
+    log.info('replayed records into ClickHouse after a restart', {
+      topic,
+      partition,
+      records: messages.length,
+      through: o.offline.next,
+    });
+  }
+
+  async function eachBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload) {
     const { topic, partition } = batch;
     const key = `${topic}/${partition}`;
     try {
       const o = await claim(topic, partition);
-      // Kafka's committed offset trails Redis's checkpoint; skip what the stores already hold.
-      const fresh = batch.messages.filter((m) => Number(m.offset) >= o.state.checkpoint.next);
+      if (o.offlineError !== undefined) throw o.offlineError;
+      const cp = o.state.checkpoint;
+      const offlineOnly = batch.messages.filter(
+        (m) => Number(m.offset) >= o.offline.next && Number(m.offset) < cp.next,
+      );
+      if (offlineOnly.length > 0) await replayOffline(topic, partition, o, offlineOnly);
+      // Everything below the checkpoint is in Redis already; fold only what is new.
+      const fresh = batch.messages.filter((m) => Number(m.offset) >= cp.next);
       for (let i = 0; i < fresh.length && isRunning() && !isStale(); i += options.maxEventsPerFlush) {
         const chunk = fresh.slice(i, i + options.maxEventsPerFlush);
+        if (writer.overloaded()) await writer.drained();
         await processChunk(topic, partition, o, chunk);
         resolveOffset(chunk.at(-1)!.offset);
         await heartbeat();
       }
       if (fresh.length === 0 && batch.messages.length > 0) resolveOffset(batch.lastOffset());
-      await commitOffsetsIfNecessary();
     } catch (err) {
       // The in-memory state may hold folded-but-unpersisted events: forget it; the next batch reloads.
       owned.delete(key);
@@ -241,13 +347,35 @@ export function createFeatureProcessor(deps: ProcessorDeps, options: ProcessorOp
       running = true;
       await consumer.run({
         eachBatchAutoResolve: false,
-        autoCommit: true,
+        autoCommit: false,
         partitionsConsumedConcurrently: options.partitionsConsumedConcurrently,
         eachBatch,
       });
     },
+    /** Stops consuming, lets queued ClickHouse writes finish and records how far they got. */
     async stop(): Promise<void> {
       running = false;
+      await consumer?.stop();
+      await writer.drained();
+      for (const [key, o] of owned) {
+        if (o.offlineError !== undefined) continue;
+        const [topic, partition] = [
+          key.slice(0, key.lastIndexOf('/')),
+          Number(key.slice(key.lastIndexOf('/') + 1)),
+        ];
+        const checkpoint = { ...o.state.checkpoint, offline: { ...o.offline } };
+        await tiles
+          .commit({
+            group: options.groupId,
+            topic,
+            partition,
+            epoch: o.epoch,
+            tiles: [],
+            entities: [],
+            checkpoint,
+          })
+          .catch((err) => log.warn('final checkpoint not written', { err }));
+      }
       await consumer?.disconnect();
       owned.clear();
     },

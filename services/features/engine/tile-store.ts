@@ -168,5 +168,11 @@ export type TileStore = ReturnType<typeof createTileStore>;
 
 function parseCheckpoint(text: string): Checkpoint {
   const cp = JSON.parse(text) as Checkpoint & { maxEventTime: number | null };
-  return { ...cp, maxEventTime: cp.maxEventTime ?? Number.NEGATIVE_INFINITY };
+  // JSON has no -Infinity: an empty watermark is stored as null.
+  const offline = cp.offline ?? { next: cp.next, maxEventTime: cp.maxEventTime };
+  return {
+    ...cp,
+    maxEventTime: cp.maxEventTime ?? Number.NEGATIVE_INFINITY,
+    offline: { next: offline.next, maxEventTime: offline.maxEventTime ?? Number.NEGATIVE_INFINITY },
+  };
 }

@@ -47,7 +47,14 @@ test('an event older than maxEventTime − lateness is late: counted, not folded
   );
   assert.equal(state.watermark(), T0 + 5 * MINUTE);
   const { tiles, checkpoint } = state.drain();
-  assert.deepEqual(checkpoint, { next: 4, maxEventTime: T0 + 10 * MINUTE, accepted: 3, late: 1, invalid: 0 });
+  assert.deepEqual(checkpoint, {
+    next: 4,
+    maxEventTime: T0 + 10 * MINUTE,
+    accepted: 3,
+    late: 1,
+    invalid: 0,
+    offline: { next: 0, maxEventTime: Number.NEGATIVE_INFINITY },
+  });
   const lateTile = tiles.find((t) => t.ref.res === MINUTE && t.ref.start === T0 + 4 * MINUTE);
   assert.equal(lateTile, undefined, 'the late event touched no tile');
   assert.equal(tiles.filter((t) => t.ref.res === MINUTE).length, 3);

@@ -40,6 +40,7 @@ test('equals the online read bit for bit, every kind, when the read at t has fol
     const expected = pointInTimeValues(view, pit(events), times);
 
     const state = new PartitionState([view], LATENESS_MS, {
+      offline: { next: 0, maxEventTime: Number.NEGATIVE_INFINITY },
       next: 0,
       maxEventTime: Number.NEGATIVE_INFINITY,
       accepted: 0,
