@@ -25,7 +25,7 @@ export function createOfflineWriter(offline: OfflineStore, opts: { maxQueuedRows
       const batch = queue;
       queue = [];
       try {
-        await offline.insertBatch(batch);
+        await offline.insertBatch(latestTilesOnly(batch));
         for (const p of batch) p.resolve();
       } catch (err) {
         for (const p of batch) p.reject(err);
@@ -57,3 +57,23 @@ export function createOfflineWriter(offline: OfflineStore, opts: { maxQueuedRows
 }
 
 export type OfflineWriter = ReturnType<typeof createOfflineWriter>;
+
+/**
+ * Under a backlog several flushes queue up, often rewriting the same tiles: only each tile's newest
+ * state needs to reach ClickHouse (its table keeps the row with the highest last_offset anyway).
+ */
+function latestTilesOnly(batch: readonly Pending[]): Pending[] {
+  if (batch.length < 2) return [...batch];
+  const newest = new Map<string, TileWrite>();
+  for (const p of batch) {
+    for (const t of p.tiles) {
+      const key = `${t.view.id}\u0000${t.entity}\u0000${t.field}`;
+      const seen = newest.get(key);
+      if (!seen || seen.tile.lastOffset <= t.tile.lastOffset) newest.set(key, t);
+    }
+  }
+  return batch.map((p) => ({
+    ...p,
+    tiles: p.tiles.filter((t) => newest.get(`${t.view.id}\u0000${t.entity}\u0000${t.field}`) === t),
+  }));
+}
