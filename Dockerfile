@@ -9,7 +9,7 @@ WORKDIR /app
 # package. (.npmrc says the same; the variable makes it hold even if .npmrc changes.)
 ENV ONNXRUNTIME_NODE_INSTALL=skip
 COPY package.json package-lock.json .npmrc ./
-RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+RUN npm install --omit=dev --no-audit --no-fund && npm cache clean --force
 
 FROM node:20-bookworm-slim
 WORKDIR /app
