@@ -165,7 +165,9 @@ export function createServingService(deps: ServingServiceDeps) {
     const req = parsePredictRequest(body, limits);
     if (!MODEL_NAME.test(model)) throw new FlywheelError('FW_NOT_FOUND', `unknown model "${model}"`);
     const m = await models.get(model);
-    const vectors: EntityVector[] = await reader.read(req.entities, m.plan.viewIds);
+    // The logged time is the read's as-of time, so the consistency monitor recomputes exactly these values.
+    const asOf = Date.now();
+    const vectors: EntityVector[] = await reader.read(req.entities, m.plan.viewIds, { asOf });
     const { data, rows } = buildInputs(m.plan, vectors);
     const n = req.entities.length;
     const input = new ort.Tensor('float32', data, [n, m.plan.columns.length]);
@@ -173,7 +175,7 @@ export function createServingService(deps: ServingServiceDeps) {
     const out = (await m.session.run({ [m.signature.input]: input }))[outName]!.data as Float32Array;
     const width = out.length / n;
     const latencyMicros = Number((process.hrtime.bigint() - started) / 1000n);
-    const now = Date.now();
+    const now = asOf;
     const answers = rows.map((row, i) => {
       const output = Array.from(out.subarray(i * width, (i + 1) * width));
       const entity = req.entities[i]!;
