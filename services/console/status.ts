@@ -56,6 +56,9 @@ export function createStatusProvider(deps: {
 }
 
 const READ_ONLY = /^\s*(select|with|show|describe|desc|explain)\b/i;
+/** Reads that reach outside the store: files (INTO OUTFILE, file()), the network and other engines. */
+const OUTSIDE =
+  /\binto\s+outfile\b|\b(file|url|s3|hdfs|remote|remoteSecure|mysql|postgresql|executable)\s*\(/i;
 
 /** The read-only query endpoint for analysts: one statement, read-only settings, bounded result. */
 export async function runReadOnlyQuery(
@@ -63,7 +66,12 @@ export async function runReadOnlyQuery(
   sql: string,
   maxRows = 10_000,
 ): Promise<unknown[]> {
-  if (typeof sql !== 'string' || !READ_ONLY.test(sql) || sql.replace(/;\s*$/, '').includes(';')) {
+  if (
+    typeof sql !== 'string' ||
+    !READ_ONLY.test(sql) ||
+    OUTSIDE.test(sql) ||
+    sql.replace(/;\s*$/, '').includes(';')
+  ) {
     throw new FlywheelError(
       'FW_BAD_REQUEST',
       'only one read-only statement (SELECT, WITH, SHOW, DESCRIBE, EXPLAIN) is allowed',
@@ -72,7 +80,7 @@ export async function runReadOnlyQuery(
   const rs = await clickhouse.query({
     query: sql.replace(/;\s*$/, ''),
     format: 'JSONEachRow',
-    clickhouse_settings: { readonly: '1', max_result_rows: String(maxRows), result_overflow_mode: 'break' },
+    clickhouse_settings: { readonly: '2', max_result_rows: String(maxRows), result_overflow_mode: 'break' },
   });
   return rs.json();
 }
