@@ -9,6 +9,7 @@ import {
 } from 'kafkajs';
 import type { ResolvedConfig } from './config.ts';
 import type { Logger } from './logger.ts';
+import { withRetry } from './retry.ts';
 
 /**
  * The platform's Kafka port. Services depend on these factories, never on kafkajs directly, so a
@@ -97,4 +98,19 @@ export function throttledHeartbeat(heartbeat: () => Promise<void>, everyMs = 2_0
     last = now;
     await heartbeat();
   };
+}
+
+/**
+ * Subscribes, retrying the broker's transient "does not host this topic-partition" that a topic created
+ * a moment ago can still answer while its metadata propagates (kafkajs marks it retriable but throws).
+ */
+export async function subscribeWithRetry(
+  consumer: Consumer,
+  subscription: { topics: string[]; fromBeginning: boolean },
+): Promise<void> {
+  await withRetry(() => consumer.subscribe(subscription), {
+    retries: 8,
+    initialDelayMs: 100,
+    maxDelayMs: 2_000,
+  });
 }

@@ -12,7 +12,7 @@ import { shopViews } from '../../services/features/views/shop.ts';
 import { closeEmbeddedClickHouse, createClickHouse } from '../../services/platform/clickhouse.ts';
 import type { ResolvedConfig } from '../../services/platform/config.ts';
 import { createHttpServer, type HttpServer } from '../../services/platform/http.ts';
-import { createConsumer, createKafka } from '../../services/platform/kafka.ts';
+import { createConsumer, createKafka, subscribeWithRetry } from '../../services/platform/kafka.ts';
 import { MetricsRegistry } from '../../services/platform/metrics.ts';
 import { createRedis } from '../../services/platform/redis.ts';
 import { createRegistryCodec } from '../../services/platform/registry-codec.ts';
@@ -262,7 +262,7 @@ test('POST /v1/predict/:model: champion ONNX over online features = sigmoid(x·w
   const consumer = createConsumer(kafka, uniqueName('it-serving-group'));
   const seen: Array<Record<string, unknown>> = [];
   await consumer.connect();
-  await consumer.subscribe({ topic: `predictions.${model}`, fromBeginning: true });
+  await subscribeWithRetry(consumer, { topics: [`predictions.${model}`], fromBeginning: true });
   await consumer.run({
     eachMessage: async ({ message }) => void seen.push({ ...(await codec.decode(message.value!)) }),
   });

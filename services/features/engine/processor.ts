@@ -3,7 +3,7 @@ import type { Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
 import { fieldName, type TileRef, tilesForEvent } from '../../core/windows/tiles.ts';
 import type { DeadLetter, DeadLetterWriter } from '../../platform/dead-letter.ts';
 import { FlywheelError } from '../../platform/errors.ts';
-import { createConsumer } from '../../platform/kafka.ts';
+import { createConsumer, subscribeWithRetry } from '../../platform/kafka.ts';
 import type { Logger } from '../../platform/logger.ts';
 import type { MetricsRegistry } from '../../platform/metrics.ts';
 import type { RegistryCodec } from '../../platform/registry-codec.ts';
@@ -343,7 +343,7 @@ export function createFeatureProcessor(deps: ProcessorDeps, options: ProcessorOp
       });
       consumer.on(consumer.events.GROUP_JOIN, () => owned.clear());
       await consumer.connect();
-      await consumer.subscribe({ topics: [...viewsByTopic.keys()], fromBeginning: true });
+      await subscribeWithRetry(consumer, { topics: [...viewsByTopic.keys()], fromBeginning: true });
       running = true;
       await consumer.run({
         eachBatchAutoResolve: false,
