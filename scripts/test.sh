@@ -30,4 +30,4 @@ trap 'exit 130' INT TERM
 mapfile -t unit < <(find test/unit -name '*.test.ts' | sort)
 mapfile -t integration < <(find test/integration -name '*.test.ts' | sort)
 echo "== tests: ${#unit[@]} unit files, ${#integration[@]} integration files"
-node --import tsx --test --test-concurrency=1 --test-reporter=spec "${unit[@]}" "${integration[@]}"
+node --import tsx --test --test-concurrency=1 --test-timeout=900000 --test-reporter=spec "${unit[@]}" "${integration[@]}"

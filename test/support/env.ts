@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { after } from 'node:test';
 import { loadConfig, type ResolvedConfig } from '../../services/platform/config.ts';
 import { createLogger } from '../../services/platform/logger.ts';
 import { createStack } from '../../services/platform/stack/stack.ts';
@@ -11,6 +12,13 @@ import { createStack } from '../../services/platform/stack/stack.ts';
  * calls `useStack()` which reuses what runs (and starts what is missing when a file is run alone).
  * Each file gets its own chDB data folder, since libchdb binds one folder per process.
  */
+// A failed test can leave a Kafka client or server open, and Node 20's runner waits for a test file's
+// process to exit: once the file's tests are done and reported, give it 5 s, then end it (unref'd, so a
+// clean file exits at once as usual). The exit code the runner set is kept.
+after(() => {
+  setTimeout(() => process.exit(), 5_000).unref();
+});
+
 export function testConfig(overrides: Record<string, unknown> = {}): Readonly<ResolvedConfig> {
   const chdb = mkdtempSync(join(tmpdir(), 'flywheel-chdb-'));
   return loadConfig(process.env, { clickhouse: { dataDir: chdb }, ...overrides });
