@@ -56,31 +56,31 @@ export function createStatusProvider(deps: {
 }
 
 const READ_ONLY = /^\s*(select|with|show|describe|desc|explain)\b/i;
-/** Reads that reach outside the store: files (INTO OUTFILE, file()), the network and other engines. */
-const OUTSIDE =
-  /\binto\s+outfile\b|\b(file|url|s3|hdfs|remote|remoteSecure|mysql|postgresql|executable)\s*\(/i;
+/**
+ * Refused anywhere in the text: reads that reach outside the store (INTO OUTFILE, file(), the network,
+ * other engines) and SETTINGS clauses. No settings are passed either: the embedded store keeps settings
+ * for its whole session, so a per-query `readonly` would turn every service's writes read-only.
+ */
+const REFUSED =
+  /\binto\s+outfile\b|\bsettings\b|\b(file|url|s3|hdfs|remote|remoteSecure|mysql|postgresql|executable|input)\s*\(/i;
 
-/** The read-only query endpoint for analysts: one statement, read-only settings, bounded result. */
+/** The read-only query endpoint for analysts: one reading statement, at most `maxRows` rows back. */
 export async function runReadOnlyQuery(
   clickhouse: ClickHouseClient,
   sql: string,
   maxRows = 10_000,
 ): Promise<unknown[]> {
-  if (
-    typeof sql !== 'string' ||
-    !READ_ONLY.test(sql) ||
-    OUTSIDE.test(sql) ||
-    sql.replace(/;\s*$/, '').includes(';')
-  ) {
+  const statement = typeof sql === 'string' ? sql.trim().replace(/;\s*$/, '') : '';
+  if (!READ_ONLY.test(statement) || REFUSED.test(statement) || statement.includes(';')) {
     throw new FlywheelError(
       'FW_BAD_REQUEST',
-      'only one read-only statement (SELECT, WITH, SHOW, DESCRIBE, EXPLAIN) is allowed',
+      'only one reading statement (SELECT, WITH, SHOW, DESCRIBE, EXPLAIN) without SETTINGS, files or remote sources is allowed',
     );
   }
-  const rs = await clickhouse.query({
-    query: sql.replace(/;\s*$/, ''),
-    format: 'JSONEachRow',
-    clickhouse_settings: { readonly: '2', max_result_rows: String(maxRows), result_overflow_mode: 'break' },
-  });
+  // SELECTs are wrapped so the row cap holds whatever the query asks; the others return small results.
+  const query = /^\s*(select|with)\b/i.test(statement)
+    ? `SELECT * FROM (${statement}) LIMIT ${maxRows}`
+    : statement;
+  const rs = await clickhouse.query({ query, format: 'JSONEachRow' });
   return rs.json();
 }

@@ -18,7 +18,7 @@ test('read-only SQL: answers SELECTs, caps rows, refuses writes and statement st
 
   assert.deepEqual(await runReadOnlyQuery(ch, 'SELECT sum(n) AS s FROM console_probe'), [{ s: 3 }]);
   const capped = await runReadOnlyQuery(ch, 'SELECT number FROM system.numbers LIMIT 100000', 1_000);
-  assert.ok(capped.length <= 1_000 + 65_536, `row cap applies (got ${capped.length})`);
+  assert.equal(capped.length, 1_000, 'the row cap applies');
 
   const refused = async (sql: unknown) =>
     assert.rejects(
