@@ -1,4 +1,4 @@
-import { defineFeatureView } from '../definition.ts';
+import { defineFeatureView, type FeatureViewDef } from '../definition.ts';
 
 /**
  * The demo domain's feature views over `events.shop` (schemas/domains/shop/shop-order.avsc), keyed by
@@ -6,34 +6,12 @@ import { defineFeatureView } from '../definition.ts';
  */
 const windows = ['10m', '1h', '24h'];
 
-/** The views over a shop-orders topic (tests and benchmarks pass their own topic). */
-export function shopViews(topic = 'events.shop', allowedLateness = '5m', version = 1) {
-  const shopOrders = { topic, keyField: 'user_id', timestampField: 'ts', allowedLateness, version };
-  return [userSpend(shopOrders), userActivity(shopOrders), userRisk(shopOrders)];
-}
+type Aggregations = FeatureViewDef['aggregations'];
 
-type ShopSource = {
-  topic: string;
-  keyField: string;
-  timestampField: string;
-  allowedLateness: string;
-  version: number;
-};
-
-const userSpend = (shopOrders: ShopSource) =>
-  defineFeatureView({
+const VIEWS: ReadonlyArray<{ name: string; description: string; aggregations: Aggregations }> = [
+  {
     name: 'user_spend',
-    version: shopOrders.version,
     description: 'How much a user spends and how the amounts spread.',
-    source: {
-      topic: shopOrders.topic,
-      keyField: shopOrders.keyField,
-      timestampField: shopOrders.timestampField,
-      allowedLateness: shopOrders.allowedLateness,
-    },
-    entity: 'user_id',
-    tile: '1m',
-    ttl: '7d',
     aggregations: [
       { name: 'amount_sum', kind: 'sum', field: 'amount', windows },
       { name: 'amount_mean', kind: 'mean', field: 'amount', windows },
@@ -41,22 +19,10 @@ const userSpend = (shopOrders: ShopSource) =>
       { name: 'amount_stddev', kind: 'stddev', field: 'amount', windows },
       { name: 'amount_p', kind: 'approx_quantile', field: 'amount', quantiles: [0.5, 0.9], windows },
     ],
-  });
-
-const userActivity = (shopOrders: ShopSource) =>
-  defineFeatureView({
+  },
+  {
     name: 'user_activity',
-    version: shopOrders.version,
     description: 'How often a user orders, and where.',
-    source: {
-      topic: shopOrders.topic,
-      keyField: shopOrders.keyField,
-      timestampField: shopOrders.timestampField,
-      allowedLateness: shopOrders.allowedLateness,
-    },
-    entity: 'user_id',
-    tile: '1m',
-    ttl: '7d',
     aggregations: [
       { name: 'orders', kind: 'count', windows },
       { name: 'merchants', kind: 'approx_distinct', field: 'merchant_id', windows },
@@ -64,22 +30,10 @@ const userActivity = (shopOrders: ShopSource) =>
       { name: 'last_category', kind: 'last', field: 'category', windows },
       { name: 'amount_min', kind: 'min', field: 'amount', windows },
     ],
-  });
-
-const userRisk = (shopOrders: ShopSource) =>
-  defineFeatureView({
+  },
+  {
     name: 'user_risk',
-    version: shopOrders.version,
     description: 'Signals a fraud model uses: bursts, spread, devices and countries.',
-    source: {
-      topic: shopOrders.topic,
-      keyField: shopOrders.keyField,
-      timestampField: shopOrders.timestampField,
-      allowedLateness: shopOrders.allowedLateness,
-    },
-    entity: 'user_id',
-    tile: '1m',
-    ttl: '7d',
     aggregations: [
       { name: 'amount_variance', kind: 'variance', field: 'amount', windows },
       { name: 'countries', kind: 'approx_distinct', field: 'country', windows },
@@ -87,4 +41,13 @@ const userRisk = (shopOrders: ShopSource) =>
       { name: 'last_country', kind: 'last', field: 'country', windows },
       { name: 'order_count', kind: 'count', windows },
     ],
-  });
+  },
+];
+
+/** The views over a shop-orders topic (tests and benchmarks pass their own topic and version). */
+export function shopViews(topic = 'events.shop', allowedLateness = '5m', version = 1) {
+  const source = { topic, keyField: 'user_id', timestampField: 'ts', allowedLateness };
+  return VIEWS.map((v) =>
+    defineFeatureView({ ...v, version, source, entity: 'user_id', tile: '1m', ttl: '7d' }),
+  );
+}
