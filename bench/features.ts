@@ -5,21 +5,16 @@ import { createFeaturesService } from '../services/features/service.ts';
 import { shopViews } from '../services/features/views/shop.ts';
 import { closeEmbeddedClickHouse, createClickHouse } from '../services/platform/clickhouse.ts';
 import { loadConfig } from '../services/platform/config.ts';
-import { createKafka, createProducer } from '../services/platform/kafka.ts';
+import { createKafka } from '../services/platform/kafka.ts';
 import { createLogger } from '../services/platform/logger.ts';
 import { MetricsRegistry } from '../services/platform/metrics.ts';
 import { createRedis } from '../services/platform/redis.ts';
 import { createRegistryCodec } from '../services/platform/registry-codec.ts';
 import { createStack } from '../services/platform/stack/stack.ts';
-import {
-  createShopTopic,
-  generateOrders,
-  partitionOf,
-  produceOrders,
-  shopOrderSchema,
-} from '../test/support/shop-events.ts';
+import { createShopTopic, generateOrders, produceOrders } from '../test/support/shop-events.ts';
 import { intFlag } from './support/args.ts';
 import { progress, round } from './support/stats.ts';
+import { produceSteadily } from './support/steady-producer.ts';
 
 /**
  * `npm run bench -- features [--events 1000000] [--rate 10000] [--seconds 20]`
@@ -68,48 +63,20 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
     },
   );
   await live.start();
-  const { id } = await codec.register(liveTopic, shopOrderSchema());
-  const encode = await codec.encoderFor(id);
-  const producer = createProducer(kafka);
-  await producer.connect();
   progress(`producing ${rate} events/s for ${seconds} s with event time = produce time`);
-  const tick = 20;
-  const perTick = Math.round((rate * tick) / 1000);
-  const template = generateOrders({
-    count: 20_000,
-    users: 10_000,
-    start: 0,
-    spanMs: 1,
-    jitterMs: 0,
-    lateFraction: 0,
-    lateByMs: 0,
-    seed: 2,
-  });
   // The first 3 s warm up (the group join, JIT, connection pools) and are not measured.
   const warmUpMs = 3_000;
   const measureFrom = Date.now() + warmUpMs;
-  const end = measureFrom + seconds * 1000;
-  let sent = 0;
-  let next = Date.now();
-  let measuring = false;
-  while (Date.now() < end) {
-    if (!measuring && Date.now() >= measureFrom) {
-      measuring = true;
-      lags.length = 0;
-    }
-    const now = Date.now();
-    const messages = [];
-    for (let i = 0; i < perTick; i++) {
-      const o = { ...template[(sent + i) % template.length]!, ts: now };
-      messages.push({ key: o.user_id, value: encode(o), partition: partitionOf(o.user_id, partitions) });
-    }
-    void producer.send({ topic: liveTopic, messages, acks: -1 });
-    sent += perTick;
-    next += tick;
-    await new Promise((r) => setTimeout(r, Math.max(0, next - Date.now())));
-  }
+  const producing = produceSteadily({
+    topic: liveTopic,
+    partitions,
+    rate,
+    until: measureFrom + seconds * 1000,
+  });
+  await new Promise((r) => setTimeout(r, warmUpMs));
+  lags.length = 0;
+  const { sent } = await producing;
   await new Promise((r) => setTimeout(r, 2_000));
-  await producer.disconnect();
   await live.stop();
   // 2. Throughput from a backlog.
   const topic = `bench.features.${Date.now().toString(36)}`;

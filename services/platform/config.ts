@@ -37,7 +37,7 @@ const FeaturesSchema = z.object({
   /** Kafka group session timeout of the stream processor: how fast a dead processor's partitions move. */
   sessionTimeoutMs: z.coerce.number().int().min(6_000).default(10_000),
   /** Events folded per flush (bounds the atomic Redis commit and a large batch's freshness). */
-  maxEventsPerFlush: z.coerce.number().int().positive().default(10_000),
+  maxEventsPerFlush: z.coerce.number().int().positive().default(50_000),
   /** Partitions processed concurrently by one processor. */
   partitionsConcurrently: z.coerce.number().int().positive().default(4),
 });

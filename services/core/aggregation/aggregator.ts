@@ -56,6 +56,11 @@ export interface Aggregator<IR, Out> {
   merge(a: IR, b: IR): IR;
   finalize(ir: IR): Out | null;
   encode(ir: IR): unknown;
+  /**
+   * Optional fast path: exactly JSON.stringify(encode(ir)), rendered without the intermediate arrays.
+   * The sketches have one because encoding tiles is on the stream processor's hot path.
+   */
+  encodeText?(ir: IR): string;
   /** Inverse of encode; throws FlywheelError FW_DECODE_FAILED on malformed data. */
   decode(data: unknown): IR;
 }

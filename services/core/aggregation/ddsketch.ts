@@ -102,6 +102,18 @@ function encodePairs(store: Map<number, number>): [number, number][] {
   return [...store.entries()].sort((a, b) => a[0] - b[0]);
 }
 
+/** encodePairs as JSON text: [[index,count],...] by ascending index. */
+export function pairsText(store: ReadonlyMap<number, number>): string {
+  if (store.size === 0) return '[]';
+  const keys = Float64Array.from(store.keys()).sort();
+  let out = '[';
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i]!;
+    out += `${i === 0 ? '' : ','}[${k},${store.get(k)}]`;
+  }
+  return `${out}]`;
+}
+
 function emptySketch(): QuantileSketch {
   return {
     positive: new Map(),
@@ -143,6 +155,10 @@ export function createQuantileAggregator(quantiles: readonly number[]): Aggregat
     finalize: (sketch) => (sketch.count === 0 ? null : quantilesOf(sketch, requested)),
     encode: (s) =>
       s.count === 0 ? [] : [s.zero, s.min, s.max, encodePairs(s.positive), encodePairs(s.negative)],
+    encodeText: (s) =>
+      s.count === 0
+        ? '[]'
+        : `[${s.zero},${s.min},${s.max},${pairsText(s.positive)},${pairsText(s.negative)}]`,
     decode: (data) => {
       const arr = expectArray('approx_quantile', data, [0, 5]);
       if (arr.length === 0) return emptySketch();

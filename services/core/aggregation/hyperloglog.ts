@@ -15,6 +15,7 @@
  * - encode is [[index, rank], ...] (sorted) while few registers are set, else base64 of the registers.
  */
 import type { Aggregator } from './aggregator.ts';
+import { pairsText } from './ddsketch.ts';
 import { decodeError, expectInteger } from './decode-checks.ts';
 import { murmur3x86_32 } from './murmur3.ts';
 
@@ -198,6 +199,10 @@ export const distinctAggregator: Aggregator<HllSketch, number> = {
     }
     if (pairs.length <= SPARSE_LIMIT) return pairs;
     return Buffer.from(registers.buffer, registers.byteOffset, registers.byteLength).toString('base64');
+  },
+  encodeText: (sketch) => {
+    if (sketch.sparse) return pairsText(sketch.sparse);
+    return JSON.stringify(distinctAggregator.encode(sketch));
   },
   decode: (data) => {
     if (Array.isArray(data) && data.length <= SPARSE_LIMIT) {

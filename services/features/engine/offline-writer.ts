@@ -60,20 +60,19 @@ export type OfflineWriter = ReturnType<typeof createOfflineWriter>;
 
 /**
  * Under a backlog several flushes queue up, often rewriting the same tiles: only each tile's newest
- * state needs to reach ClickHouse (its table keeps the row with the highest last_offset anyway).
+ * state needs to reach ClickHouse (its table keeps the row with the highest last_offset anyway). Tiles
+ * are matched by their in-memory state object, which a partition keeps across flushes: no key strings
+ * are built. (A tile evicted and reloaded in between gets a new object; both rows are written and the
+ * table keeps the newer.)
  */
 function latestTilesOnly(batch: readonly Pending[]): Pending[] {
   if (batch.length < 2) return [...batch];
-  const newest = new Map<string, TileWrite>();
+  const newest = new Map<object, TileWrite>();
   for (const p of batch) {
     for (const t of p.tiles) {
-      const key = `${t.view.id}\u0000${t.entity}\u0000${t.field}`;
-      const seen = newest.get(key);
-      if (!seen || seen.tile.lastOffset <= t.tile.lastOffset) newest.set(key, t);
+      const seen = newest.get(t.tile);
+      if (!seen || seen.lastOffset <= t.lastOffset) newest.set(t.tile, t);
     }
   }
-  return batch.map((p) => ({
-    ...p,
-    tiles: p.tiles.filter((t) => newest.get(`${t.view.id}\u0000${t.entity}\u0000${t.field}`) === t),
-  }));
+  return batch.map((p) => ({ ...p, tiles: p.tiles.filter((t) => newest.get(t.tile) === t) }));
 }

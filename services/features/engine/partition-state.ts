@@ -56,6 +56,8 @@ export interface TileWrite {
   ref: TileRef;
   field: string;
   tile: TileState;
+  /** The tile's lastOffset when drained (the live tile object keeps changing after). */
+  lastOffset: number;
   /** The stored form (tile-codec), encoded once per flush for Redis and ClickHouse alike. */
   encoded: string;
 }
@@ -242,6 +244,7 @@ export class PartitionState {
         ref: tile.ref,
         field: tile.field,
         tile,
+        lastOffset: tile.lastOffset,
         encoded: encodeTile(vs.view, tile),
       };
     });

@@ -72,8 +72,11 @@ interface Owned {
   offlineError: unknown;
 }
 
+/** ~60,000 shop orders: one fetch fills one default-sized flush. */
+const FETCH_BYTES_PER_PARTITION = 8 * 1024 * 1024;
+
 /** Rows (events + tiles) queued for ClickHouse before the fold waits for it (bounds memory). */
-const MAX_QUEUED_OFFLINE_ROWS = 200_000;
+const MAX_QUEUED_OFFLINE_ROWS = 500_000;
 
 export function createFeatureProcessor(deps: ProcessorDeps, options: ProcessorOptions) {
   const log = deps.logger.child({ component: 'features', group: options.groupId });
@@ -278,6 +281,7 @@ export function createFeatureProcessor(deps: ProcessorDeps, options: ProcessorOp
           ref: info.ref,
           field: info.field,
           tile: t.tile,
+          lastOffset: t.tile.lastOffset,
           encoded: encodeTile(info.view, t.tile),
         });
     }
@@ -340,6 +344,10 @@ export function createFeatureProcessor(deps: ProcessorDeps, options: ProcessorOp
       consumer = createConsumer(deps.kafka, options.groupId, {
         sessionTimeout: options.sessionTimeoutMs,
         heartbeatInterval: Math.max(500, Math.floor(options.sessionTimeoutMs / 6)),
+        // Large fetches under a backlog: a flush costs per distinct tile, so the more events it folds,
+        // the fewer tile writes each event pays for (live traffic still arrives in small fetches).
+        maxBytesPerPartition: FETCH_BYTES_PER_PARTITION,
+        maxBytes: FETCH_BYTES_PER_PARTITION * Math.max(4, options.partitionsConsumedConcurrently),
       });
       consumer.on(consumer.events.GROUP_JOIN, () => owned.clear());
       await consumer.connect();

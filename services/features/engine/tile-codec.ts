@@ -17,9 +17,13 @@ export function emptyTile(view: CompiledView): TileState {
 }
 
 export function encodeTile(view: CompiledView, tile: TileState): string {
-  const out: unknown[] = [tile.lastOffset];
-  for (const slot of view.slots) out.push(slot.aggregator.encode(tile.irs[slot.index]));
-  return JSON.stringify(out);
+  let out = `[${tile.lastOffset}`;
+  for (const slot of view.slots) {
+    const agg = slot.aggregator;
+    const ir = tile.irs[slot.index];
+    out += `,${agg.encodeText ? agg.encodeText(ir) : JSON.stringify(agg.encode(ir))}`;
+  }
+  return `${out}]`;
 }
 
 export function decodeTile(view: CompiledView, text: string): TileState {
