@@ -64,8 +64,8 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
   );
   await live.start();
   progress(`producing ${rate} events/s for ${seconds} s with event time = produce time`);
-  // The first 3 s warm up (the group join, JIT, connection pools) and are not measured.
-  const warmUpMs = 3_000;
+  // The first 5 s warm up (the group join, JIT, connection pools) and are not measured.
+  const warmUpMs = 5_000;
   const measureFrom = Date.now() + warmUpMs;
   const producing = produceSteadily({
     topic: liveTopic,

@@ -1,5 +1,5 @@
 import type { ClickHouseClient } from '@clickhouse/client';
-import { insertTsv, RowBuffer, runStatements, tsvField } from '../platform/clickhouse.ts';
+import { insertTsv, RowBuffer, runStatements, tsvField, tsvJson } from '../platform/clickhouse.ts';
 import type { CompiledView } from './definition.ts';
 import type { SourceEvent, TileWrite } from './engine/partition-state.ts';
 
@@ -77,45 +77,48 @@ export function createOfflineStore(client: ClickHouseClient, db: string) {
       });
       return (await rs.json<{ fingerprint: string }>()).map((r) => r.fingerprint);
     },
-    insertEvents(topic: string, partition: number, events: readonly SourceEvent[]): Promise<void> {
-      return this.insertBatch([{ topic, partition, events, tiles: [] }]);
+    async insertEvents(topic: string, partition: number, events: readonly SourceEvent[]): Promise<void> {
+      const rows = new RowBuffer();
+      renderEvents(rows, topic, partition, events);
+      await insertTsv(client, `${db}.events`, EVENT_COLUMNS, rows);
     },
-    insertTiles(partition: number, tiles: readonly TileWrite[]): Promise<void> {
-      return this.insertBatch([{ topic: '', partition, events: [], tiles }]);
+    async insertTiles(partition: number, tiles: readonly TileWrite[]): Promise<void> {
+      const rows = new RowBuffer();
+      renderTiles(rows, partition, tiles);
+      await insertTsv(client, `${db}.feature_tiles`, TILE_COLUMNS, rows);
     },
-    /**
-     * Many partitions' flushes in two INSERTs: each insert has a fixed cost, rows are cheap. Rows are
-     * rendered straight to TabSeparated text (no row objects): this is the processor's bulk path.
-     */
-    async insertBatch(
-      groups: ReadonlyArray<{
-        topic: string;
-        partition: number;
-        events: readonly SourceEvent[];
-        tiles: readonly TileWrite[];
-      }>,
-    ): Promise<void> {
-      const events = new RowBuffer();
-      const tiles = new RowBuffer();
-      for (const g of groups) {
-        const topic = tsvField(g.topic);
-        for (const e of g.events) {
-          events.write(
-            `${topic}\t${g.partition}\t${e.offset}\t${tsvField(e.entity)}\t${e.eventTime}\t${tsvField(payloadJson(e.record))}\n`,
-          );
-        }
-        for (const t of g.tiles) {
-          tiles.write(
-            `${t.view.name}\t${t.view.version}\t${tsvField(t.entity)}\t${t.ref.res}\t${t.ref.start}\t${tsvField(t.encoded)}\t${t.lastOffset}\t${g.partition}\n`,
-          );
-        }
-      }
+    /** Rows already rendered with renderEvents / renderTiles, in one INSERT per table. */
+    async insertRendered(events: RowBuffer, tiles: RowBuffer): Promise<void> {
       await Promise.all([
         insertTsv(client, `${db}.events`, EVENT_COLUMNS, events),
         insertTsv(client, `${db}.feature_tiles`, TILE_COLUMNS, tiles),
       ]);
     },
   };
+}
+
+/** Appends raw-event rows (TabSeparated, the `events` table's insert columns) to `rows`. */
+export function renderEvents(
+  rows: RowBuffer,
+  topic: string,
+  partition: number,
+  events: readonly SourceEvent[],
+): void {
+  const t = tsvField(topic);
+  for (const e of events) {
+    rows.write(
+      `${t}\t${partition}\t${e.offset}\t${tsvField(e.entity)}\t${e.eventTime}\t${tsvJson(payloadJson(e.record))}\n`,
+    );
+  }
+}
+
+/** Appends tile rows (TabSeparated, the `feature_tiles` table's insert columns) to `rows`. */
+export function renderTiles(rows: RowBuffer, partition: number, tiles: readonly TileWrite[]): void {
+  for (const t of tiles) {
+    rows.write(
+      `${t.view.name}\t${t.view.version}\t${tsvField(t.entity)}\t${t.ref.res}\t${t.ref.start}\t${tsvJson(t.encoded)}\t${t.lastOffset}\t${partition}\n`,
+    );
+  }
 }
 
 const EVENT_COLUMNS = ['topic', 'partition', 'offset', 'entity', 'event_time', 'payload'];

@@ -73,6 +73,7 @@ export function createFeaturesService(deps: FeaturesServiceDeps, options: Partia
           sessionTimeoutMs: deps.config.features.sessionTimeoutMs,
           maxEventsPerFlush: deps.config.features.maxEventsPerFlush,
           partitionsConsumedConcurrently: deps.config.features.partitionsConcurrently,
+          offlineIntervalMs: deps.config.features.offlineIntervalMs,
           ...options,
         },
       );

@@ -16,6 +16,7 @@ type RawInsert = (params: {
   columns: readonly string[];
   values: Buffer;
   format: 'TabSeparated';
+  settings?: Record<string, number>;
 }) => Promise<unknown>;
 /** chDB's zero-copy insert of embedded clients (a server client has none). */
 const rawInserts = new WeakMap<ClickHouseClient, RawInsert>();
@@ -62,6 +63,14 @@ const TSV_ESCAPES: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': '
 /** A string as a TabSeparated field: backslash, tab and line breaks escaped (ClickHouse's TSV rules). */
 export function tsvField(value: string): string {
   return TSV_SPECIAL.test(value) ? value.replace(/[\\\t\n\r]/g, (c) => TSV_ESCAPES[c]!) : value;
+}
+
+/**
+ * JSON text as a TabSeparated field. JSON never holds a raw tab or line break (they are escaped inside
+ * strings), so only its backslashes need doubling; indexOf finds none far faster than a regex scan.
+ */
+export function tsvJson(json: string): string {
+  return json.indexOf('\\') === -1 ? json : json.replaceAll('\\', '\\\\');
 }
 
 /**

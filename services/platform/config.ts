@@ -40,6 +40,8 @@ const FeaturesSchema = z.object({
   maxEventsPerFlush: z.coerce.number().int().positive().default(50_000),
   /** Partitions processed concurrently by one processor. */
   partitionsConcurrently: z.coerce.number().int().positive().default(4),
+  /** At most one ClickHouse insert per this interval; the offline store trails Redis by about this. */
+  offlineIntervalMs: z.coerce.number().int().min(0).max(60_000).default(250),
 });
 
 export const ConfigSchema = z.object({
@@ -204,6 +206,12 @@ export const ENV_VARS: ReadonlyArray<{ env: string; path: string; description: s
     env: 'FLYWHEEL_FEATURES_PARTITIONS_CONCURRENTLY',
     path: 'features.partitionsConcurrently',
     description: 'Partitions one features processor works on at once.',
+  },
+  {
+    env: 'FLYWHEEL_FEATURES_OFFLINE_INTERVAL_MS',
+    path: 'features.offlineIntervalMs',
+    description:
+      'Least time between ClickHouse inserts of the features processor (tiles rewritten in between are written once); ClickHouse trails Redis by about this.',
   },
   { env: 'FLYWHEEL_HTTP_HOST', path: 'http.host', description: 'Address the HTTP servers bind.' },
   {

@@ -115,6 +115,11 @@ function estimateFromHistogram(histogram: number[], m: number): number {
 export interface HllSketch {
   sparse: Map<number, number> | null;
   dense: Uint8Array | null;
+  /**
+   * encodeText's result while no register changes: a categorical field mostly repeats values, so a
+   * tile rewritten flush after flush can reuse its sketch's text.
+   */
+  text?: string | undefined;
 }
 
 function densify(s: HllSketch): Uint8Array {
@@ -128,13 +133,17 @@ function densify(s: HllSketch): Uint8Array {
 
 function setRank(s: HllSketch, index: number, rank: number): void {
   if (s.dense) {
-    if (rank > s.dense[index]!) s.dense[index] = rank;
+    if (rank > s.dense[index]!) {
+      s.dense[index] = rank;
+      s.text = undefined;
+    }
     return;
   }
   const sparse = s.sparse!;
   const current = sparse.get(index) ?? 0;
   if (rank <= current) return;
   sparse.set(index, rank);
+  s.text = undefined;
   if (sparse.size > SPARSE_LIMIT) densify(s);
 }
 
@@ -168,7 +177,7 @@ export const distinctAggregator: Aggregator<HllSketch, number> = {
   kind: 'approx_distinct',
   exact: false,
   relativeError: HLL_STANDARD_ERROR,
-  init: () => ({ sparse: new Map(), dense: null }),
+  init: () => ({ sparse: new Map(), dense: null, text: undefined }),
   update: (sketch, value) => {
     if (value === null || (typeof value === 'number' && !Number.isFinite(value))) return sketch;
     const { index, rank } = hashValue(value);
@@ -180,6 +189,7 @@ export const distinctAggregator: Aggregator<HllSketch, number> = {
       const target = densify(a);
       const src = b.dense;
       for (let i = 0; i < HLL_REGISTERS; i++) if (src[i]! > target[i]!) target[i] = src[i]!;
+      a.text = undefined;
     } else for (const [i, r] of b.sparse!) setRank(a, i, r);
     return a;
   },
@@ -201,12 +211,14 @@ export const distinctAggregator: Aggregator<HllSketch, number> = {
     return Buffer.from(registers.buffer, registers.byteOffset, registers.byteLength).toString('base64');
   },
   encodeText: (sketch) => {
-    if (sketch.sparse) return pairsText(sketch.sparse);
-    return JSON.stringify(distinctAggregator.encode(sketch));
+    sketch.text ??= sketch.sparse
+      ? pairsText(sketch.sparse)
+      : JSON.stringify(distinctAggregator.encode(sketch));
+    return sketch.text;
   },
   decode: (data) => {
     if (Array.isArray(data) && data.length <= SPARSE_LIMIT) {
-      const sketch: HllSketch = { sparse: new Map(), dense: null };
+      const sketch: HllSketch = { sparse: new Map(), dense: null, text: undefined };
       for (const pair of data) {
         if (!Array.isArray(pair) || pair.length !== 2)
           throw decodeError('approx_distinct', 'sparse entries must be [index, rank]', data);
@@ -215,6 +227,6 @@ export const distinctAggregator: Aggregator<HllSketch, number> = {
       }
       return sketch;
     }
-    return { sparse: null, dense: decodeRegisters(data) };
+    return { sparse: null, dense: decodeRegisters(data), text: undefined };
   },
 };

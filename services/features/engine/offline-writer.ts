@@ -1,36 +1,83 @@
-import type { OfflineStore } from '../offline-store.ts';
+import { setImmediate } from 'node:timers/promises';
+import { RowBuffer } from '../../platform/clickhouse.ts';
+import { type OfflineStore, renderEvents, renderTiles } from '../offline-store.ts';
 import type { SourceEvent, TileWrite } from './partition-state.ts';
 
 /**
- * ClickHouse writes behind the Redis commits, batched across partitions: whatever is queued when the
- * previous INSERT finishes goes into the next one, so the batch grows with the load and the number of
- * inserts (each with a fixed cost) stays small. FIFO, so a partition's writes complete in order.
+ * ClickHouse writes behind the Redis commits, batched across partitions and over time:
+ * - at most one INSERT per `intervalMs` (sooner when the queue passes `maxQueuedBytes`, or on drain), so
+ *   the number of inserts, each with a fixed cost, stays small whatever the flush rate;
+ * - a tile rewritten by several flushes in between is inserted once, in its newest state: live traffic
+ *   touches the same tiles flush after flush, and each tile row is hundreds of bytes to render, parse
+ *   and merge (the table keeps the row with the highest last_offset anyway);
+ * - raw events are rendered to bytes at once (outside the JS heap, so waiting adds nothing to GC).
+ * Waiters resolve when their rows are in ClickHouse, in FIFO order; the processor advances each
+ * partition's offline position (and Kafka offset) from that.
  */
-interface Pending {
-  topic: string;
-  partition: number;
-  events: readonly SourceEvent[];
-  tiles: readonly TileWrite[];
+interface Waiter {
   resolve: () => void;
   reject: (err: unknown) => void;
 }
 
-export function createOfflineWriter(offline: OfflineStore, opts: { maxQueuedRows: number }) {
-  let queue: Pending[] = [];
-  let queuedRows = 0;
+interface PendingTile {
+  partition: number;
+  write: TileWrite;
+}
+
+/** Tile rows rendered between yields to the event loop. */
+const RENDER_SLICE = 1_000;
+
+/** A rough rendered size of a tile row, to bound the memory of coalesced tiles. */
+const TILE_ROW_BYTES_ESTIMATE = 400;
+
+export function createOfflineWriter(
+  offline: OfflineStore,
+  opts: { maxQueuedBytes: number; intervalMs: number },
+) {
+  let events = new RowBuffer();
+  // Keyed by the tile's in-memory state object, which a partition keeps across flushes (a tile evicted
+  // and reloaded in between gets a new object: both rows are written, the table keeps the newer).
+  let tiles = new Map<object, PendingTile>();
+  let waiters: Waiter[] = [];
   let running: Promise<void> | undefined;
+  let lastInsertAt = 0;
+  let urgent = false;
+  let wake: (() => void) | undefined;
+
+  const queuedBytes = () => events.byteLength + tiles.size * TILE_ROW_BYTES_ESTIMATE;
+  const overloaded = () => queuedBytes() > opts.maxQueuedBytes;
 
   async function drainLoop(): Promise<void> {
-    while (queue.length > 0) {
-      const batch = queue;
-      queue = [];
+    while (waiters.length > 0) {
+      const wait = lastInsertAt + opts.intervalMs - Date.now();
+      if (wait > 0 && !urgent && !overloaded()) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, wait);
+          wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+        wake = undefined;
+      }
+      const batch = { events, tiles, waiters };
+      events = new RowBuffer();
+      tiles = new Map();
+      waiters = [];
+      urgent = false;
+      lastInsertAt = Date.now();
       try {
-        await offline.insertBatch(latestTilesOnly(batch));
-        for (const p of batch) p.resolve();
+        const tileRows = new RowBuffer();
+        let rendered = 0;
+        for (const { partition, write } of batch.tiles.values()) {
+          renderTiles(tileRows, partition, [write]);
+          // Yield now and then: rendering a whole interval's tiles in one go would stall the fold.
+          if (++rendered % RENDER_SLICE === 0) await setImmediate();
+        }
+        await offline.insertRendered(batch.events, tileRows);
+        for (const w of batch.waiters) w.resolve();
       } catch (err) {
-        for (const p of batch) p.reject(err);
-      } finally {
-        for (const p of batch) queuedRows -= p.events.length + p.tiles.length;
+        for (const w of batch.waiters) w.reject(err);
       }
     }
     running = undefined;
@@ -41,38 +88,31 @@ export function createOfflineWriter(offline: OfflineStore, opts: { maxQueuedRows
     enqueue(
       topic: string,
       partition: number,
-      events: readonly SourceEvent[],
-      tiles: readonly TileWrite[],
+      flushEvents: readonly SourceEvent[],
+      flushTiles: readonly TileWrite[],
     ): Promise<void> {
+      renderEvents(events, topic, partition, flushEvents);
+      for (const write of flushTiles) {
+        const seen = tiles.get(write.tile);
+        if (!seen || seen.write.lastOffset <= write.lastOffset) tiles.set(write.tile, { partition, write });
+      }
       return new Promise<void>((resolve, reject) => {
-        queue.push({ topic, partition, events, tiles, resolve, reject });
-        queuedRows += events.length + tiles.length;
+        waiters.push({ resolve, reject });
         running ??= drainLoop();
+        if (overloaded()) wake?.();
       });
     },
     /** True when the fold should wait for ClickHouse (bounds memory under a backlog). */
-    overloaded: () => queuedRows > opts.maxQueuedRows,
-    drained: (): Promise<void> => running ?? Promise.resolve(),
+    overloaded,
+    /** Inserts what is queued now without waiting for the interval; resolves once it is written. */
+    drained(): Promise<void> {
+      if (!running) return Promise.resolve();
+      urgent = true;
+      wake?.();
+      // A waiter of its own: resolved with the batch that holds everything queued before this call.
+      return new Promise<void>((resolve) => waiters.push({ resolve, reject: () => resolve() }));
+    },
   };
 }
 
 export type OfflineWriter = ReturnType<typeof createOfflineWriter>;
-
-/**
- * Under a backlog several flushes queue up, often rewriting the same tiles: only each tile's newest
- * state needs to reach ClickHouse (its table keeps the row with the highest last_offset anyway). Tiles
- * are matched by their in-memory state object, which a partition keeps across flushes: no key strings
- * are built. (A tile evicted and reloaded in between gets a new object; both rows are written and the
- * table keeps the newer.)
- */
-function latestTilesOnly(batch: readonly Pending[]): Pending[] {
-  if (batch.length < 2) return [...batch];
-  const newest = new Map<object, TileWrite>();
-  for (const p of batch) {
-    for (const t of p.tiles) {
-      const seen = newest.get(t.tile);
-      if (!seen || seen.lastOffset <= t.lastOffset) newest.set(t.tile, t);
-    }
-  }
-  return batch.map((p) => ({ ...p, tiles: p.tiles.filter((t) => newest.get(t.tile) === t) }));
-}

@@ -36,6 +36,11 @@ export interface ProcessorOptions {
   partitionsConsumedConcurrently: number;
   /** Kafka session timeout: how long a dead processor holds its partitions. */
   sessionTimeoutMs: number;
+  /**
+   * At most one ClickHouse INSERT per this many ms; tiles rewritten in between are inserted once. The
+   * offline store (and the crash-replay position) trails Redis by about this much.
+   */
+  offlineIntervalMs: number;
   /** Longest accepted entity key, in characters. */
   maxEntityKeyLength: number;
   /** Called after each committed flush, e.g. by the benchmark to measure freshness. */
@@ -50,6 +55,7 @@ export interface ProcessorOptions {
 export const DEFAULT_PROCESSOR_OPTIONS = {
   maxEventsPerFlush: 5_000,
   partitionsConsumedConcurrently: 4,
+  offlineIntervalMs: 250,
   maxEntityKeyLength: 256,
 };
 
@@ -75,15 +81,18 @@ interface Owned {
 /** ~60,000 shop orders: one fetch fills one default-sized flush. */
 const FETCH_BYTES_PER_PARTITION = 8 * 1024 * 1024;
 
-/** Rows (events + tiles) queued for ClickHouse before the fold waits for it (bounds memory). */
-const MAX_QUEUED_OFFLINE_ROWS = 500_000;
+/** Rendered rows (events + tiles) queued for ClickHouse before the fold waits for it (bounds memory). */
+const MAX_QUEUED_OFFLINE_BYTES = 256 * 1024 * 1024;
 
 export function createFeatureProcessor(deps: ProcessorDeps, options: ProcessorOptions) {
   const log = deps.logger.child({ component: 'features', group: options.groupId });
   const tiles = createTileStore(deps.redis, deps.redisPrefix);
   const viewsByTopic = groupViews(options.views);
   const owned = new Map<string, Owned>();
-  const writer = createOfflineWriter(deps.offline, { maxQueuedRows: MAX_QUEUED_OFFLINE_ROWS });
+  const writer = createOfflineWriter(deps.offline, {
+    maxQueuedBytes: MAX_QUEUED_OFFLINE_BYTES,
+    intervalMs: options.offlineIntervalMs,
+  });
   const eventsTotal = deps.metrics.counter(
     'flywheel_features_events_total',
     'Source events by topic and outcome.',
