@@ -29,7 +29,5 @@ EXPOSE 8700 8701 8702 8703
 # is the port of the process's own HTTP server (set per service by compose and k8s).
 HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=5 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.FLYWHEEL_HTTP_PORT||8702)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
-# A 64 MiB young generation: the stream processor allocates per event and per tile; a larger nursery
-# lets that garbage die young instead of being promoted (about 1.2x the features throughput).
-ENTRYPOINT ["node", "--max-semi-space-size=64", "--import", "tsx", "services/flywheel/cli.ts"]
+ENTRYPOINT ["node", "--import", "tsx", "services/flywheel/cli.ts"]
 CMD ["start"]

@@ -24,6 +24,9 @@ import { produceSteadily } from './support/steady-producer.ts';
  * commit time (when its tiles and offset became visible in Redis) minus its event time is recorded.
  * redis_ops_per_event counts Redis commands (reads + the commit script's writes) per event.
  */
+/** As the features service runs in compose and k8s: a 64 MiB young generation (docs/performance.md). */
+export const nodeOptions = ['--max-semi-space-size=64'];
+
 export async function run(args: string[]): Promise<Record<string, unknown>> {
   const events = intFlag(args, 'events', 1_000_000);
   const rate = intFlag(args, 'rate', 10_000);

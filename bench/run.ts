@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -10,6 +11,8 @@ import { FlywheelError } from '../services/platform/errors.ts';
  */
 export interface BenchModule {
   run(args: string[]): Promise<Record<string, unknown>>;
+  /** Node flags the measured service runs with in production (the runner restarts itself with them). */
+  nodeOptions?: readonly string[];
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -24,6 +27,18 @@ async function main(argv: string[]): Promise<number> {
   const mod = (await import(pathToFileURL(file).href)) as Partial<BenchModule>;
   if (typeof mod.run !== 'function')
     throw new FlywheelError('FW_BAD_REQUEST', `bench/${name}.ts does not export run(args)`);
+  const missing = (mod.nodeOptions ?? []).filter((flag) => !process.execArgv.includes(flag));
+  if (missing.length > 0) {
+    // V8 heap flags only take effect at start-up: run again with them.
+    const child = spawnSync(
+      process.execPath,
+      [...process.execArgv, ...missing, import.meta.filename, ...argv],
+      {
+        stdio: 'inherit',
+      },
+    );
+    return child.status ?? 1;
+  }
   const started = new Date().toISOString();
   const result = await mod.run(args);
   console.log(JSON.stringify({ bench: name, started, ...result }));

@@ -5,4 +5,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export ONNXRUNTIME_NODE_INSTALL=skip
 bash scripts/ensure-deps.sh
-exec node --max-semi-space-size=64 --import tsx services/flywheel/cli.ts start
+exec node --import tsx services/flywheel/cli.ts start

@@ -8,7 +8,14 @@ import type { Checkpoint } from '../../services/features/engine/partition-state.
 import { createKafka, createProducer } from '../../services/platform/kafka.ts';
 import { createRedis } from '../../services/platform/redis.ts';
 import { createRegistryCodec } from '../../services/platform/registry-codec.ts';
-import { eventually, quietLogger, testConfig, uniqueName, useStack } from '../support/env.ts';
+import {
+  eventually,
+  quietLogger,
+  testConfig,
+  uniqueName,
+  useStack,
+  withoutWriteMarkers,
+} from '../support/env.ts';
 import { createShopTopic, generateOrders, produceOrders } from '../support/shop-events.ts';
 import { createRng } from '../unit/core/prng.ts';
 
@@ -125,7 +132,7 @@ async function redisContents(run: Run): Promise<Record<string, Record<string, st
     for (const k of keys) pipeline.hgetall(k);
     const values = (await pipeline.exec()) ?? [];
     keys.forEach((k, i) => {
-      out[k.slice(run.prefix.length)] = values[i]![1] as Record<string, string>;
+      out[k.slice(run.prefix.length)] = withoutWriteMarkers(values[i]![1] as Record<string, string>);
     });
   } while (cursor !== '0');
   const cps = await redis.hgetall(`${run.prefix}cp:${run.group}:${topic}`);

@@ -3,6 +3,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after } from 'node:test';
+import { FINAL_BEFORE_FIELD, VERSION_FIELD } from '../../services/features/engine/tile-store.ts';
 import { loadConfig, type ResolvedConfig } from '../../services/platform/config.ts';
 import { createLogger } from '../../services/platform/logger.ts';
 import { createStack } from '../../services/platform/stack/stack.ts';
@@ -47,4 +48,15 @@ export async function eventually<T>(
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/**
+ * A tile hash without the fields that record WHEN it was written rather than what it holds: `_v` (a
+ * per-write version) and `_f` (the partition watermark at the last write, which depends on how the
+ * stream was cut into flushes). Runs that differ in timing (restarts, rebalances, backfills) agree on
+ * the rest, tile for tile.
+ */
+export function withoutWriteMarkers(hash: Record<string, string>): Record<string, string> {
+  const { [FINAL_BEFORE_FIELD]: _f, [VERSION_FIELD]: _v, ...content } = hash;
+  return content;
 }

@@ -208,6 +208,7 @@ export function createFeatureProcessor(deps: ProcessorDeps, options: ProcessorOp
       tiles: tileWrites,
       entities,
       checkpoint,
+      finalBefore: o.state.watermark(),
     });
     redisCommands.inc({}, committed.commands);
     const after: OfflinePosition = { next: checkpoint.next, maxEventTime: checkpoint.maxEventTime };

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { FlywheelError } from '../../platform/errors.ts';
 import type { CompiledView } from '../definition.ts';
@@ -7,13 +8,25 @@ import { decodeTile, type TileState } from './tile-codec.ts';
 
 /**
  * Redis layout of the online store (prefix `fw:` by default):
- *   t:<view>:v<version>:<entity>   hash: one field per tile (`res:start`, base 36) + `_t` newest event time
+ *   t:<view>:v<version>:<entity>   hash: one field per tile (`res:start`, base 36), `_t` newest event
+ *                                  time, `_f` the partition's watermark at the last write (finality),
+ *                                  `_v` a version that changes with every write
  *   cp:<group>:<topic>             hash: partition → checkpoint JSON (next offset, watermark state, counts)
  *   ep:<group>:<topic>:<partition> string: the owner's fencing epoch
  * A flush writes the changed tiles, prunes expired ones and stores the checkpoint in ONE Lua script, so
  * state and offsets can never disagree; the epoch check fences off a processor that lost its partition.
  */
 export const LAST_EVENT_FIELD = '_t';
+/**
+ * The partition's watermark when the hash was last written: a tile ending at or before it is final (any
+ * event for it would be late and dead-lettered), so the online reader may cache it for good.
+ */
+export const FINAL_BEFORE_FIELD = '_f';
+/**
+ * A version that changes with every write of the hash (this store instance's random id and commit
+ * count: unique across processes and restarts): a reader that saw it already can skip the hash.
+ */
+export const VERSION_FIELD = '_v';
 
 /**
  * ARGV: epoch, partition, checkpoint JSON, then four per hash: the tile fields and values to set, the
@@ -63,6 +76,8 @@ export interface CommitStats {
 
 export function createTileStore(redis: Redis, prefix: string) {
   redis.defineCommand('flywheelCommit', { lua: COMMIT_SCRIPT });
+  const instance = randomBytes(6).toString('base64url');
+  let commits = 0;
   const checkpointKey = (group: string, topic: string) => `${prefix}cp:${group}:${topic}`;
   const epochKey = (group: string, topic: string, partition: number) =>
     `${prefix}ep:${group}:${topic}:${partition}`;
@@ -124,6 +139,8 @@ export function createTileStore(redis: Redis, prefix: string) {
       tiles: readonly TileWrite[];
       entities: readonly EntityWrite[];
       checkpoint: Checkpoint;
+      /** The partition's watermark after this flush, stored as `_f` on every hash written. */
+      finalBefore?: number;
     }): Promise<CommitStats> {
       const perHash = new Map<
         string,
@@ -138,8 +155,19 @@ export function createTileStore(redis: Redis, prefix: string) {
         }
         return e;
       };
+      // The watermark only grows (it is restored from the checkpoint stored in the same script), so it is
+      // set, not maxed; it rides in the HSET of the tiles.
+      const version = `${VERSION_FIELD}${FIELD_SEPARATOR}${instance}.${(commits++).toString(36)}`;
+      const header =
+        args.finalBefore !== undefined && Number.isFinite(args.finalBefore)
+          ? `${version}${FIELD_SEPARATOR}${FINAL_BEFORE_FIELD}${FIELD_SEPARATOR}${args.finalBefore}`
+          : version;
       for (const t of args.tiles) {
         const e = entry(t.view, t.entity);
+        if (e.tiles === 0) {
+          e.sets = header;
+          e.tiles = 1;
+        }
         e.sets +=
           e.tiles++ === 0
             ? `${t.field}${FIELD_SEPARATOR}${t.encoded}`

@@ -16,7 +16,8 @@ const PUBLIC_PORTS: Record<string, number> = { ingest: 8700, serving: 8701, moni
  * Environment variables the deploy files may set: Flywheel's config table plus a few read outside it.
  * FLYWHEEL_HTTP_PORT is the port of the process's own HTTP server (health, metrics).
  */
-const KNOWN_ENV = new Set([...ENV_VARS.map((v) => v.env), 'FLYWHEEL_HTTP_PORT', 'NODE_ENV']);
+// NODE_OPTIONS is read by Node itself (the features service's heap setting).
+const KNOWN_ENV = new Set([...ENV_VARS.map((v) => v.env), 'FLYWHEEL_HTTP_PORT', 'NODE_ENV', 'NODE_OPTIONS']);
 
 type Compose = {
   services: Record<string, { command?: string[]; environment?: Record<string, string>; ports?: string[] }>;

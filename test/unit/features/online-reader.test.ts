@@ -10,7 +10,12 @@ import {
   encodeTile,
   type TileState,
 } from '../../../services/features/engine/tile-codec.ts';
-import { LAST_EVENT_FIELD, tileHashKey } from '../../../services/features/engine/tile-store.ts';
+import {
+  FINAL_BEFORE_FIELD,
+  LAST_EVENT_FIELD,
+  tileHashKey,
+  VERSION_FIELD,
+} from '../../../services/features/engine/tile-store.ts';
 import {
   buildReadPlan,
   createOnlineReader,
@@ -28,26 +33,43 @@ import { everyKindView } from './fixtures.ts';
 const PREFIX = 'unit:';
 const view = everyKindView();
 
-/** A Redis double: HMGET over in-memory hashes, answered through pipeline().exec(). No I/O. */
+/**
+ * A Redis double for the reader's one script call, over in-memory hashes: per key, [_t, _f, _v] and 0
+ * when `_v` equals the caller's version, else the requested fields (READ_SCRIPT's contract). No I/O.
+ * `requested` records, per call, how many tile fields each key asked for.
+ */
 function fakeRedis(hashes: Map<string, Map<string, string>>) {
   let execs = 0;
+  const requested: number[][] = [];
   const redis = {
-    pipeline() {
-      const cmds: Array<[string, string[]]> = [];
-      const p = {
-        hmget(key: string, ...fields: string[]) {
-          cmds.push([key, fields]);
-          return p;
-        },
-        async exec() {
-          execs++;
-          return cmds.map(([k, fs]) => [null, fs.map((f) => hashes.get(k)?.get(f) ?? null)]);
-        },
-      };
-      return p;
+    defineCommand() {},
+    async flywheelRead(numKeys: number, args: string[]) {
+      execs++;
+      const keys = args.slice(0, numKeys);
+      const out: unknown[] = [];
+      const asked: number[] = [];
+      let a = numKeys;
+      for (const key of keys) {
+        const known = args[a]!;
+        const n = Number(args[a + 1]);
+        const fields = args.slice(a + 2, a + 2 + n);
+        a += 2 + n;
+        const h = hashes.get(key);
+        const head = ['_t', '_f', '_v'].map((f) => h?.get(f) ?? null);
+        out.push(head);
+        if (known !== '' && head[2] === known) {
+          out.push(0);
+          asked.push(0);
+        } else {
+          out.push(fields.map((f) => h?.get(f) ?? null));
+          asked.push(n);
+        }
+      }
+      requested.push(asked);
+      return out;
     },
   };
-  return { redis: redis as unknown as Redis, execs: () => execs };
+  return { redis: redis as unknown as Redis, execs: () => execs, requested };
 }
 
 /** Tiles of one entity, kept decoded and written back encoded exactly as the engine stores them. */
@@ -65,6 +87,8 @@ class EntityTiles {
       amount: rng.bool(0.05) ? null : Math.round(rng.next() * 1e6) / 1e4 - 10,
       cat: rng.pick(['a', 'b', 'c', 'd', 'e', '10', '9']),
     };
+    // The engine dead-letters events behind the watermark; tiles before it are final.
+    assert.ok(eventTime >= this.watermark(), 'the harness only adds events the engine would accept');
     const offset = this.offset++;
     for (const ref of tilesForEvent(eventTime, this.v.resolutions)) {
       const name = fieldName(ref);
@@ -79,6 +103,16 @@ class EntityTiles {
     }
     this.lastEventTime = Math.max(this.lastEventTime, eventTime);
     this.hash.set(LAST_EVENT_FIELD, String(this.lastEventTime));
+    // The processor's finality bound: its watermark. Callers only add events at or after it.
+    this.hash.set(FINAL_BEFORE_FIELD, String(this.watermark()));
+    this.hash.set(VERSION_FIELD, `v${offset}`);
+  }
+  /** History: events in time order, as the engine accepts them. */
+  addAll(rng: Rng, times: number[]): void {
+    for (const t of times.sort((a, b) => a - b)) this.add(rng, t);
+  }
+  watermark(): number {
+    return this.lastEventTime - this.v.source.allowedLatenessMs;
   }
 }
 
@@ -144,16 +178,22 @@ describe('online reader caches', () => {
     const entities = ['u1', 'u2', 'u3'];
     const s = setup(entities);
     const t0 = Date.UTC(2026, 0, 1, 0, 0, 0) - 2 * 86_400_000;
-    // Two days of history, denser at the end.
-    for (const e of entities)
-      for (let i = 0; i < 600; i++) s.tiles.get(e)!.add(rng, t0 + Math.floor(rng.next() * 2 * 86_400_000));
+    // Two days of history (in order, as the engine would accept it), up to 30 minutes before the reads.
+    for (const e of entities) {
+      const span = 2 * 86_400_000 - 30 * MINUTE;
+      s.tiles.get(e)!.addAll(
+        rng,
+        Array.from({ length: 600 }, () => t0 + Math.floor(rng.next() * span)),
+      );
+    }
     let asOf = t0 + 2 * 86_400_000 - 20 * MINUTE;
     for (let step = 0; step < 150; step++) {
-      // Current events; now and then a late one that rewrites a closed tile (up to 3h back).
+      // Current events; now and then a late one (within the allowed lateness) that rewrites an earlier
+      // minute tile the cached prefix may hold unless it is final.
       for (const e of entities) {
         const et = s.tiles.get(e)!;
         if (rng.bool(0.6)) et.add(rng, asOf - rng.int(0, 20_000));
-        if (rng.bool(0.15)) et.add(rng, asOf - rng.int(1, 180) * MINUTE);
+        if (rng.bool(0.15)) et.add(rng, Math.max(et.watermark(), asOf - rng.int(1, 5) * MINUTE));
       }
       await checkAll(s, entities, asOf);
       // A repeat without writes takes the fully cached path and must not differ either.
@@ -163,19 +203,51 @@ describe('online reader caches', () => {
     assert.ok(asOf > t0 + 2 * 86_400_000 + 10 * MINUTE, 'the sequence crosses a day (and hour) boundary');
   });
 
-  it('a rewritten closed tile invalidates the cached prefix', async () => {
+  it('a late event into an earlier, not yet final tile is read', async () => {
     const rng = createRng(7);
     const s = setup(['u1']);
     const et = s.tiles.get('u1')!;
     const asOf = Date.UTC(2026, 0, 1, 12, 30, 10);
-    for (let i = 0; i < 200; i++) et.add(rng, asOf - rng.int(0, 3 * HOUR));
+    et.addAll(
+      rng,
+      Array.from({ length: 200 }, () => asOf - rng.int(0, 3 * HOUR)),
+    );
     const before = await checkAll(s, ['u1'], asOf);
     await checkAll(s, ['u1'], asOf + 1_000); // same base tile: served from the cache
-    // A late event 40 minutes back changes only closed tiles (1m and 1h tiles before the current one).
-    et.add(rng, asOf - 40 * MINUTE);
+    // A late event 3 minutes back (within the 5m lateness) changes a minute tile before the current one.
+    et.add(rng, Math.max(et.watermark(), asOf - 3 * MINUTE));
     const after = await checkAll(s, ['u1'], asOf + 2_000);
     const n = (r: typeof before) => vector(r, 0).features.n_2h;
     assert.equal(n(after), (n(before) as number) + 1);
+  });
+
+  it('after the first read of a base tile, fetches only tiles that are not final, and nothing when unchanged', async () => {
+    const rng = createRng(8);
+    const hash = new Map<string, string>();
+    const et = new EntityTiles(view, hash);
+    const asOf = Date.UTC(2026, 0, 1, 12, 30, 10);
+    et.addAll(
+      rng,
+      Array.from({ length: 300 }, () => asOf - rng.int(0, 26 * HOUR)),
+    );
+    et.add(rng, asOf - 1_000);
+    const fake = fakeRedis(new Map([[tileHashKey(PREFIX, view.id, 'u1'), hash]]));
+    const reader = createOnlineReader({ redis: fake.redis, prefix: PREFIX, views: [view] });
+    const first = await reader.read(['u1'], [view.id], { asOf });
+    const plan = buildReadPlan(view, asOf);
+    const live = plan.ends.filter((end) => end > et.watermark()).length;
+    assert.ok(live < plan.fields.length / 4, `few live tiles (${live} of ${plan.fields.length})`);
+    assert.deepStrictEqual(fake.requested[0], [plan.fields.length], 'first read: every covering tile');
+    // Unchanged hash: no tile is sent, the values are the memoized ones.
+    const second = await reader.read(['u1'], [view.id], { asOf: asOf + 5_000 });
+    assert.deepStrictEqual(fake.requested[1], [0]);
+    assert.deepStrictEqual(vector(second, 0).features, vector(first, 0).features);
+    // A write: only the tiles ending after the cached finality bound are fetched.
+    et.add(rng, asOf + 6_000);
+    const third = await reader.read(['u1'], [view.id], { asOf: asOf + 7_000 });
+    assert.deepStrictEqual(fake.requested[2], [live]);
+    const ref = referenceFeatures(view, hash, asOf + 7_000);
+    assert.deepStrictEqual(vector(third, 0).features, ref.features);
   });
 
   it('missing and expired entities read as nulls', async () => {
@@ -195,7 +267,10 @@ describe('online reader caches', () => {
     const rng = createRng(11);
     const s = setup(['u1']);
     const asOf = Date.UTC(2026, 0, 1, 5, 0, 30);
-    for (let i = 0; i < 50; i++) s.tiles.get('u1')!.add(rng, asOf - rng.int(0, HOUR));
+    s.tiles.get('u1')!.addAll(
+      rng,
+      Array.from({ length: 50 }, () => asOf - rng.int(0, HOUR)),
+    );
     const first = await s.cached.read(['u1'], [view.id], { asOf });
     const q = vector(first, 0).features.amount_p_2h as number[];
     q[0] = -1;
@@ -215,34 +290,31 @@ describe('read plans', () => {
     assert.deepStrictEqual(buildReadPlan(view, t - 1).tile, a.tile - MINUTE);
   });
 
-  it('split each cover into a closed prefix and an open suffix, in cover order', () => {
+  it('list each cover in cover order, with fields ordered by tile end so tiles ending later are a suffix', () => {
     for (const asOf of [Date.UTC(2026, 0, 1, 10, 59, 30), Date.UTC(2026, 0, 1, 0, 0, 0), 12_345_678_901]) {
       const p = buildReadPlan(view, asOf);
       for (const [fi, f] of view.features.entries()) {
-        const fp = p.features[fi]!;
-        const names = coverWindow(asOf, view.tileMs, f.windowMs, view.resolutions).map(fieldName);
+        const refs = coverWindow(asOf, view.tileMs, f.windowMs, view.resolutions);
         assert.deepStrictEqual(
-          [...fp.closed, ...fp.open].map((i) => p.fields[i]),
-          names,
+          p.features[fi]!.cover.map((i) => p.fields[i]),
+          refs.map(fieldName),
         );
-        assert.equal(fp.open.length, 1, 'exactly one covering tile contains asOf');
-        for (const i of fp.closed) assert.ok(p.closedFields.includes(i) && !p.openFields.includes(i));
+        // Ends grow along a cover: the tiles final by any bound form a prefix of it.
+        for (let k = 1; k < refs.length; k++)
+          assert.ok(refs[k]!.start + refs[k]!.res > refs[k - 1]!.start + refs[k - 1]!.res);
       }
+      for (let i = 1; i < p.ends.length; i++) assert.ok(p.ends[i]! >= p.ends[i - 1]!);
+      assert.equal(new Set(p.fields).size, p.fields.length, 'each tile once');
     }
   });
 
   it('the reader asks for the same fields within a base tile and new ones after it', async () => {
     const calls: string[][] = [];
     const redis = {
-      pipeline() {
-        const p = {
-          hmget(_key: string, ...fields: string[]) {
-            calls.push(fields);
-            return p;
-          },
-          exec: async () => calls.slice(-1).map((fs) => [null, fs.map(() => null)]),
-        };
-        return p;
+      defineCommand() {},
+      async flywheelRead(numKeys: number, args: string[]) {
+        calls.push(args.slice(numKeys + 2));
+        return [[null, null, null], args.slice(numKeys + 2).map(() => null)];
       },
     } as unknown as Redis;
     const reader = createOnlineReader({ redis, prefix: PREFIX, views: [view] });
