@@ -13,6 +13,7 @@ import { createRegistryCodec } from '../services/platform/registry-codec.ts';
 import { createStack } from '../services/platform/stack/stack.ts';
 import { createShopTopic, generateOrders, produceOrders } from '../test/support/shop-events.ts';
 import { intFlag } from './support/args.ts';
+import { deletePrefix } from './support/redis-cleanup.ts';
 import { progress, round } from './support/stats.ts';
 import { produceSteadily } from './support/steady-producer.ts';
 
@@ -126,6 +127,7 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
   const sorted = lags.slice().sort((a, b) => a - b);
   const pct = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN;
   progress(`freshness over ${sorted.length} events: p50 ${pct(0.5)} ms, p99 ${pct(0.99)} ms (sent ${sent})`);
+  await deletePrefix(redis, config.redis.keyPrefix);
   await redis.quit();
   await closeEmbeddedClickHouse();
   return {

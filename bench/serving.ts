@@ -21,6 +21,7 @@ import { registerServingRoutes } from '../services/serving/routes.ts';
 import { createServingService } from '../services/serving/service.ts';
 import { createShopTopic, generateOrders, produceOrders } from '../test/support/shop-events.ts';
 import { intFlag } from './support/args.ts';
+import { deletePrefix } from './support/redis-cleanup.ts';
 import { medians, progress, round } from './support/stats.ts';
 
 /**
@@ -224,6 +225,7 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
     await new Promise((r) => bare.close(r));
     await http.close();
     await service.stop();
+    await deletePrefix(redis, prefix);
     redis.disconnect();
     servingRedis.disconnect();
     await closeEmbeddedClickHouse();

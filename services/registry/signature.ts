@@ -26,9 +26,21 @@ export function signatureOf(session: ort.InferenceSession): ModelSignature {
   return { input: input.name, width, outputs: [...session.outputNames] };
 }
 
+/**
+ * Serving models are small (a row of features in, a score out) and requests are many: one thread per
+ * run, sequential, no spinning. ORT's default pool has one spinning thread per core, which on a small
+ * machine takes the CPU the HTTP server, Redis and Kafka need.
+ */
+const SESSION_OPTIONS: ort.InferenceSession.SessionOptions = {
+  intraOpNumThreads: 1,
+  interOpNumThreads: 1,
+  executionMode: 'sequential',
+  extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
+};
+
 export async function loadSession(bytes: Uint8Array): Promise<ort.InferenceSession> {
   try {
-    return await ort.InferenceSession.create(bytes);
+    return await ort.InferenceSession.create(bytes, SESSION_OPTIONS);
   } catch (err) {
     throw new FlywheelError('FW_MODEL_INVALID', `not a loadable ONNX model: ${(err as Error).message}`, {
       cause: err,

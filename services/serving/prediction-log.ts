@@ -36,7 +36,8 @@ export interface PredictionLogOptions {
 
 export const DEFAULT_PREDICTION_LOG: PredictionLogOptions = Object.freeze({
   maxQueue: 50_000,
-  batchSize: 1_000,
+  // Small batches: serializing one is synchronous work, and a large one shows up as a request-latency spike.
+  batchSize: 250,
   flushMs: 200,
   attempts: 3,
 });
