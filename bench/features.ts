@@ -1,6 +1,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { ProcessorOptions } from '../services/features/engine/processor.ts';
 import { createFeaturesService } from '../services/features/service.ts';
 import { shopViews } from '../services/features/views/shop.ts';
 import { closeEmbeddedClickHouse, createClickHouse } from '../services/platform/clickhouse.ts';
@@ -47,23 +48,22 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
   // 1. Freshness at a steady rate, live, on a quiet system (before the backlog's background merges).
   const liveTopic = `bench.features.${Date.now().toString(36)}.live`;
   await createShopTopic(kafka, liveTopic, partitions);
+  /** A features service over `views`, in its own group, reporting each committed flush. */
+  const featuresService = (
+    views: ReturnType<typeof shopViews>,
+    metrics: MetricsRegistry,
+    onCommit: NonNullable<ProcessorOptions['onCommit']>,
+  ) =>
+    createFeaturesService(
+      { config, logger, metrics, kafka, redis, clickhouse, codec, views },
+      { groupId: `bench-${views[0]!.source.topic}`, onCommit },
+    );
   const lags: number[] = [];
-  const live = createFeaturesService(
-    {
-      config,
-      logger,
-      metrics: new MetricsRegistry(),
-      kafka,
-      redis,
-      clickhouse,
-      codec,
-      views: shopViews(liveTopic, '5m', 2),
-    },
-    {
-      groupId: `bench-${liveTopic}`,
-      onCommit: ({ events: e, committedAt }) => {
-        for (const x of e) lags.push(committedAt - x.eventTime);
-      },
+  const live = featuresService(
+    shopViews(liveTopic, '5m', 2),
+    new MetricsRegistry(),
+    ({ events: e, committedAt }) => {
+      for (const x of e) lags.push(committedAt - x.eventTime);
     },
   );
   await live.start();
@@ -103,16 +103,10 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
   let processed = 0;
   let flushes = 0;
   const metrics = new MetricsRegistry();
-  const service = createFeaturesService(
-    { config, logger, metrics, kafka, redis, clickhouse, codec, views: shopViews(topic) },
-    {
-      groupId: `bench-${topic}`,
-      onCommit: ({ events: e }) => {
-        processed += e.length;
-        flushes++;
-      },
-    },
-  );
+  const service = featuresService(shopViews(topic), metrics, ({ events: e }) => {
+    processed += e.length;
+    flushes++;
+  });
   progress('consuming the backlog');
   const t0 = performance.now();
   await service.start();

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { ClickHouseClient } from '@clickhouse/client';
-import type { CompiledView } from '../features/definition.ts';
+import { type CompiledView, viewsByNameOrId } from '../features/definition.ts';
 import { runStatements } from '../platform/clickhouse.ts';
 import { FlywheelError } from '../platform/errors.ts';
 import type { Logger } from '../platform/logger.ts';
@@ -67,12 +67,7 @@ export function createConsistencyMonitor(deps: ConsistencyMonitorDeps) {
   const log = logger.child({ component: 'consistency' });
   const setId = deps.setId ?? 'consistency-monitor';
   const builder = createTrainingSetBuilder({ clickhouse, db, views: deps.views, logger: log });
-  const byId = new Map<string, CompiledView>();
-  for (const v of deps.views) {
-    byId.set(v.id, v);
-    const current = byId.get(v.name);
-    if (!current || current.version < v.version) byId.set(v.name, v);
-  }
+  const byId = viewsByNameOrId(deps.views);
   const rateGauge = deps.metrics.gauge(
     'flywheel_consistency_mismatch_rate',
     'Served vs point-in-time feature mismatches / compared, in the last consistency run (overall and by view).',

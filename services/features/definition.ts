@@ -168,3 +168,17 @@ function sortKeys(value: unknown): unknown {
   }
   return value;
 }
+
+/**
+ * Views by id (`name:v<version>`) and by bare name, which means the newest registered version: the one
+ * lookup rule of every reader of views (online reads, training sets, the consistency monitor).
+ */
+export function viewsByNameOrId(views: readonly CompiledView[]): Map<string, CompiledView> {
+  const byId = new Map<string, CompiledView>();
+  for (const v of views) {
+    byId.set(v.id, v);
+    const current = byId.get(v.name);
+    if (!current || current.version < v.version) byId.set(v.name, v);
+  }
+  return byId;
+}

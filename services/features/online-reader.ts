@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import type { AggregationOutput, AnyAggregator } from '../core/aggregation/index.ts';
 import { coverWindow, fieldName, tileStart } from '../core/windows/tiles.ts';
 import { FlywheelError } from '../platform/errors.ts';
-import type { CompiledView } from './definition.ts';
+import { type CompiledView, viewsByNameOrId } from './definition.ts';
 import { decodeTile, type TileState } from './engine/tile-codec.ts';
 import { FINAL_BEFORE_FIELD, LAST_EVENT_FIELD, tileHashKey, VERSION_FIELD } from './engine/tile-store.ts';
 
@@ -276,13 +276,7 @@ export function createOnlineReader(deps: {
   /** Bound of the per-(view, entity) read cache; 0 disables it. Default 2,048. */
   cacheEntries?: number;
 }) {
-  const byId = new Map<string, CompiledView>();
-  for (const v of deps.views) {
-    byId.set(v.id, v);
-    // The bare name reads the newest registered version.
-    const current = byId.get(v.name);
-    if (!current || current.version < v.version) byId.set(v.name, v);
-  }
+  const byId = viewsByNameOrId(deps.views);
   const maxEntities = deps.maxEntities ?? 1_000;
   const cacheEntries = Math.max(0, deps.cacheEntries ?? DEFAULT_CACHE_ENTRIES);
   deps.redis.defineCommand('flywheelRead', { lua: READ_SCRIPT });

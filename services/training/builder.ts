@@ -3,7 +3,7 @@ import { isAbsolute, resolve } from 'node:path';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { AggregationOutput } from '../core/aggregation/index.ts';
 import { LIFETIME } from '../core/windows/duration.ts';
-import type { CompiledView } from '../features/definition.ts';
+import { type CompiledView, viewsByNameOrId } from '../features/definition.ts';
 import { runStatements } from '../platform/clickhouse.ts';
 import { FlywheelError } from '../platform/errors.ts';
 import type { Logger } from '../platform/logger.ts';
@@ -71,12 +71,7 @@ const INSERT_CHUNK = 100_000;
 
 export function createTrainingSetBuilder(deps: TrainingSetBuilderDeps) {
   const { clickhouse, db } = deps;
-  const byId = new Map<string, CompiledView>();
-  for (const v of deps.views) {
-    byId.set(v.id, v);
-    const current = byId.get(v.name);
-    if (!current || current.version < v.version) byId.set(v.name, v);
-  }
+  const byId = viewsByNameOrId(deps.views);
   const log = deps.logger?.child({ component: 'training' });
   let migrated: Promise<void> | undefined;
   const migrate = () => {

@@ -1,6 +1,6 @@
 import { setImmediate } from 'node:timers/promises';
 import { RowBuffer } from '../../platform/clickhouse.ts';
-import { type OfflineStore, renderEvents, renderTiles } from '../offline-store.ts';
+import { type OfflineStore, renderEvents, renderTile } from '../offline-store.ts';
 import type { SourceEvent, TileWrite } from './partition-state.ts';
 
 /**
@@ -70,7 +70,7 @@ export function createOfflineWriter(
         const tileRows = new RowBuffer();
         let rendered = 0;
         for (const { partition, write } of batch.tiles.values()) {
-          renderTiles(tileRows, partition, [write]);
+          renderTile(tileRows, partition, write);
           // Yield now and then: rendering a whole interval's tiles in one go would stall the fold.
           if (++rendered % RENDER_SLICE === 0) await setImmediate();
         }
