@@ -34,9 +34,10 @@ const topic = uniqueName('it.crash');
 const rng = createRng(2026);
 const children = new Set<ChildProcess>();
 
+const kafka = createKafka(config, logger);
+
 before(async () => {
   await useStack(config);
-  const kafka = createKafka(config, logger);
   const codec = createRegistryCodec(config.registry.url);
   await createShopTopic(kafka, topic, PARTITIONS);
   const orders = generateOrders({
@@ -110,9 +111,25 @@ async function progress(run: Run): Promise<number> {
   return cps.reduce((s, c) => s + c.accepted + c.late + c.invalid, 0);
 }
 
+/** The group's committed Kafka offsets: the processor commits one only once ClickHouse holds it. */
+async function committedToEnd(run: Run): Promise<boolean> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const ends = await admin.fetchTopicOffsets(topic);
+    const [committed] = await admin.fetchOffsets({ groupId: run.group, topics: [topic] });
+    return ends.every(
+      (e) => committed!.partitions.find((c) => c.partition === e.partition)?.offset === e.high,
+    );
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** Done: every record is counted in Redis, and ClickHouse has caught up (zero consumer lag). */
 const finished = (run: Run) =>
   eventually(
-    async () => ((await progress(run)) >= EVENTS + GARBAGE ? true : undefined),
+    async () => ((await progress(run)) >= EVENTS + GARBAGE && (await committedToEnd(run)) ? true : undefined),
     600_000,
     `${run.group} done`,
   );

@@ -10,6 +10,7 @@ import type { RegistryCodec } from '../../platform/registry-codec.ts';
 import type { CompiledView } from '../definition.ts';
 import type { OfflineStore } from '../offline-store.ts';
 import { createOfflineWriter } from './offline-writer.ts';
+import { PartitionQueue } from './partition-queue.ts';
 import {
   type OfflinePosition,
   PartitionState,
@@ -71,11 +72,21 @@ export interface ProcessorDeps {
 }
 
 interface Owned {
+  topic: string;
+  partition: number;
   epoch: string;
   state: PartitionState;
   /** Where ClickHouse has everything; advanced when a queued offline write completes. */
   offline: OfflinePosition;
   offlineError: unknown;
+  /** Fetched records not folded yet; their offsets start at `queuedNext - queue.size`. */
+  queue: PartitionQueue<KafkaMessage>;
+  /** The offset after the last record queued (records below it are not queued twice). */
+  queuedNext: number;
+  /** The offset Redis's checkpoint holds as of the last commit: where a failed partition resumes. */
+  persistedNext: number;
+  /** The fold loop; it ends when the partition is revoked, fails or the processor stops. */
+  loop: Promise<void>;
 }
 
 /** ~60,000 shop orders: one fetch fills one default-sized flush. */
@@ -119,13 +130,21 @@ export function createFeatureProcessor(deps: ProcessorDeps, options: ProcessorOp
     if (o) return o;
     const { epoch, checkpoint } = await tiles.claim(options.groupId, topic, partition);
     const topicViews = viewsByTopic.get(topic)!;
-    o = {
+    const claimed: Owned = {
+      topic,
+      partition,
       epoch,
       state: new PartitionState(topicViews.views, topicViews.latenessMs, checkpoint),
       offline: { ...checkpoint.offline },
       offlineError: undefined,
+      queue: new PartitionQueue(options.maxEventsPerFlush),
+      queuedNext: checkpoint.next,
+      persistedNext: checkpoint.next,
+      loop: Promise.resolve(),
     };
-    owned.set(key, o);
+    claimed.loop = foldLoop(key, claimed);
+    owned.set(key, claimed);
+    o = claimed;
     log.info('partition claimed', { topic, partition, epoch, next: checkpoint.next });
     return o;
   }
@@ -211,6 +230,7 @@ export function createFeatureProcessor(deps: ProcessorDeps, options: ProcessorOp
       finalBefore: o.state.watermark(),
     });
     redisCommands.inc({}, committed.commands);
+    o.persistedNext = checkpoint.next;
     const after: OfflinePosition = { next: checkpoint.next, maxEventTime: checkpoint.maxEventTime };
     queueOffline(topic, partition, o, after, accepted, tileWrites);
 
@@ -235,16 +255,22 @@ export function createFeatureProcessor(deps: ProcessorDeps, options: ProcessorOp
       async () => {
         if (after.next <= o.offline.next) return;
         o.offline = after;
-        // Kafka's committed offset is only a restart hint; it never passes what ClickHouse holds.
-        await consumer
-          ?.commitOffsets([{ topic, partition, offset: String(after.next) }])
-          .catch(() => undefined);
+        await commitKafkaOffset(topic, partition, after.next);
       },
       (err: unknown) => {
         o.offlineError = err;
         log.error('ClickHouse write failed; the partition will replay it', { topic, partition, err });
       },
     );
+  }
+
+  /**
+   * Kafka's committed offset is a restart hint and the group's visible lag; it never passes what
+   * ClickHouse holds, so zero lag means both stores have every record. (Losing the partition makes it
+   * fail; the new owner commits its own.)
+   */
+  async function commitKafkaOffset(topic: string, partition: number, next: number): Promise<void> {
+    await consumer?.commitOffsets([{ topic, partition, offset: String(next) }]).catch(() => undefined);
   }
 
   /**
@@ -300,6 +326,7 @@ export function createFeatureProcessor(deps: ProcessorDeps, options: ProcessorOp
       deps.offline.insertTiles(partition, writes),
     ]);
     o.offline = { next: Number(messages.at(-1)!.offset) + 1, maxEventTime };
+    await commitKafkaOffset(topic, partition, o.offline.next);
     log.info('replayed records into ClickHouse after a restart', {
       topic,
       partition,
@@ -308,35 +335,76 @@ export function createFeatureProcessor(deps: ProcessorDeps, options: ProcessorOp
     });
   }
 
+  /**
+   * Folds a partition's queued records, a flush at a time, until the partition is given up. A failure
+   * forgets the in-memory state and seeks Kafka back to the last checkpoint in Redis: records fetched
+   * past it were never persisted, and the next batch claims the partition afresh from Redis.
+   */
+  async function foldLoop(key: string, o: Owned): Promise<void> {
+    await Promise.resolve(); // let claim() register the partition before the first fold
+    try {
+      while (true) {
+        await o.queue.waitForRecords();
+        if (o.queue.isClosed) return;
+        if (o.offlineError !== undefined) throw o.offlineError;
+        if (writer.overloaded()) await writer.drained();
+        if (o.queue.isClosed) return;
+        await processChunk(o.topic, o.partition, o, o.queue.take(options.maxEventsPerFlush));
+      }
+    } catch (err) {
+      if (owned.get(key) !== o) return; // revoked meanwhile: the new owner (or claim) decides
+      release(key, o);
+      if (err instanceof FlywheelError && err.code === 'FW_FENCED')
+        log.warn('fenced off partition', { topic: o.topic, partition: o.partition });
+      else
+        log.error('flush failed; resuming from the last checkpoint', {
+          topic: o.topic,
+          partition: o.partition,
+          next: o.persistedNext,
+          err,
+        });
+      if (running)
+        consumer?.seek({ topic: o.topic, partition: o.partition, offset: String(o.persistedNext) });
+    }
+  }
+
+  /** Gives a partition up: queued records are dropped (Kafka still has them) and its loop ends. */
+  function release(key: string, o: Owned): void {
+    if (owned.get(key) === o) owned.delete(key);
+    o.queue.close();
+  }
+
+  /**
+   * The consumer's batch handler only queues records for the fold loop and resolves their offsets, so
+   * kafkajs fetches the next batch while this one folds. Waiting for room in a full queue heartbeats.
+   */
   async function eachBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload) {
     const { topic, partition } = batch;
     const key = `${topic}/${partition}`;
+    let o: Owned | undefined;
     try {
-      const o = await claim(topic, partition);
+      o = await claim(topic, partition);
       if (o.offlineError !== undefined) throw o.offlineError;
       const cp = o.state.checkpoint;
       const offlineOnly = batch.messages.filter(
-        (m) => Number(m.offset) >= o.offline.next && Number(m.offset) < cp.next,
+        (m) => Number(m.offset) >= o!.offline.next && Number(m.offset) < cp.next,
       );
       if (offlineOnly.length > 0) await replayOffline(topic, partition, o, offlineOnly);
-      // Everything below the checkpoint is in Redis already; fold only what is new.
-      const fresh = batch.messages.filter((m) => Number(m.offset) >= cp.next);
-      for (let i = 0; i < fresh.length && isRunning() && !isStale(); i += options.maxEventsPerFlush) {
-        const chunk = fresh.slice(i, i + options.maxEventsPerFlush);
-        if (writer.overloaded()) await writer.drained();
-        await processChunk(topic, partition, o, chunk);
-        resolveOffset(chunk.at(-1)!.offset);
-        await heartbeat();
-      }
-      if (fresh.length === 0 && batch.messages.length > 0) resolveOffset(batch.lastOffset());
     } catch (err) {
-      // The in-memory state may hold folded-but-unpersisted events: forget it; the next batch reloads.
-      owned.delete(key);
-      if (err instanceof FlywheelError && err.code === 'FW_FENCED')
-        log.warn('fenced off partition', { topic, partition });
-      else log.error('batch failed; will retry from the last checkpoint', { topic, partition, err });
+      if (o) release(key, o);
+      log.error('batch failed; will retry from the last checkpoint', { topic, partition, err });
       throw err;
     }
+    if (isStale() || !isRunning() || o.queue.isClosed) return;
+    // Everything below the checkpoint is in Redis already, and what is queued is queued once.
+    const fresh = batch.messages.filter((m) => Number(m.offset) >= o.queuedNext);
+    if (fresh.length > 0) {
+      o.queue.push(fresh);
+      o.queuedNext = Number(fresh.at(-1)!.offset) + 1;
+    }
+    if (batch.messages.length > 0) resolveOffset(batch.lastOffset());
+    // A heartbeat that reports a rebalance throws out of here; kafkajs rejoins and GROUP_JOIN releases.
+    await o.queue.waitForRoom(heartbeat, 1_000);
   }
 
   return {
@@ -359,7 +427,10 @@ export function createFeatureProcessor(deps: ProcessorDeps, options: ProcessorOp
         maxBytesPerPartition: FETCH_BYTES_PER_PARTITION,
         maxBytes: FETCH_BYTES_PER_PARTITION * Math.max(4, options.partitionsConsumedConcurrently),
       });
-      consumer.on(consumer.events.GROUP_JOIN, () => owned.clear());
+      // A (re)join may move partitions: give every one up; the next batch reclaims it from Redis.
+      consumer.on(consumer.events.GROUP_JOIN, () => {
+        for (const [key, o] of owned) release(key, o);
+      });
       await consumer.connect();
       await subscribeWithRetry(consumer, { topics: [...viewsByTopic.keys()], fromBeginning: true });
       running = true;
@@ -374,6 +445,9 @@ export function createFeatureProcessor(deps: ProcessorDeps, options: ProcessorOp
     async stop(): Promise<void> {
       running = false;
       await consumer?.stop();
+      // Queued records are dropped (the checkpoint does not cover them); folds in progress finish.
+      for (const o of owned.values()) o.queue.close();
+      await Promise.all([...owned.values()].map((o) => o.loop));
       await writer.drained();
       for (const [key, o] of owned) {
         if (o.offlineError !== undefined) continue;
