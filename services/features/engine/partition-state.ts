@@ -142,17 +142,29 @@ export class PartitionState {
     return es;
   }
 
-  /** Tiles (by key) that `apply` will touch for these events but are not in memory yet. */
+  /**
+   * Tiles (by key) that `apply` will touch for these events but are not in memory yet, to load from the
+   * store. A tile that starts after the newest event time folded so far (the checkpoint's, stored
+   * atomically with every tile) cannot hold anything yet: it is created empty instead of read — in
+   * a stream in event-time order that is most new tiles (every entity's next minute, say).
+   */
   missingTiles(
     events: readonly SourceEvent[],
   ): Array<{ key: string; view: CompiledView; entity: string; field: string }> {
     const missing = new Map<string, { key: string; view: CompiledView; entity: string; field: string }>();
+    const newest = this.checkpoint.maxEventTime;
     for (const e of events) {
       for (const vs of this.viewStates) {
-        const tiles = vs.entities.get(e.entity)?.tiles;
+        let es = vs.entities.get(e.entity);
         for (const res of vs.view.resolutions) {
-          const field = this.fieldOf(res, tileStart(e.eventTime, res));
-          if (tiles?.has(field)) continue;
+          const start = tileStart(e.eventTime, res);
+          const field = this.fieldOf(res, start);
+          if (es?.tiles.has(field)) continue;
+          if (start > newest) {
+            es ??= this.entityState(vs, e.entity);
+            this.install(vs, es, field, emptyTile(vs.view));
+            continue;
+          }
           const key = tileKey(vs.view.id, e.entity, field);
           if (!missing.has(key)) missing.set(key, { key, view: vs.view, entity: e.entity, field });
         }
@@ -166,8 +178,10 @@ export class PartitionState {
     const [, entity, field] = key.split('\u0000') as [string, string, string];
     const vs = this.byViewId.get(view.id);
     if (!vs) throw new Error(`view ${view.id} is not processed by this partition`);
-    const tile = stored ?? emptyTile(view);
-    const es = this.entityState(vs, entity);
+    this.install(vs, this.entityState(vs, entity), field, stored ?? emptyTile(view));
+  }
+
+  private install(vs: ViewState, es: EntityState, field: string, tile: TileState): void {
     if (!es.tiles.has(field)) this.cachedTiles++;
     es.tiles.set(field, {
       lastOffset: tile.lastOffset,

@@ -71,6 +71,12 @@ export interface ProcessorDeps {
   metrics: MetricsRegistry;
 }
 
+/**
+ * What a queued record keeps of kafkajs's message: the rest (headers, timestamps, batch context) would
+ * survive young-generation collections while the record waits for its flush, and be copied and promoted.
+ */
+type SourceRecord = Pick<KafkaMessage, 'offset' | 'key' | 'value'>;
+
 interface Owned {
   topic: string;
   partition: number;
@@ -80,7 +86,7 @@ interface Owned {
   offline: OfflinePosition;
   offlineError: unknown;
   /** Fetched records not folded yet; their offsets start at `queuedNext - queue.size`. */
-  queue: PartitionQueue<KafkaMessage>;
+  queue: PartitionQueue<SourceRecord>;
   /** The offset after the last record queued (records below it are not queued twice). */
   queuedNext: number;
   /** The offset Redis's checkpoint holds as of the last commit: where a failed partition resumes. */
@@ -151,7 +157,7 @@ export function createFeatureProcessor(deps: ProcessorDeps, options: ProcessorOp
 
   function toEvent(
     topic: string,
-    m: KafkaMessage,
+    m: SourceRecord,
     record: Record<string, unknown>,
   ): SourceEvent | FlywheelError {
     const { keyField, timestampField } = viewsByTopic.get(topic)!.source;
@@ -174,13 +180,13 @@ export function createFeatureProcessor(deps: ProcessorDeps, options: ProcessorOp
     topic: string,
     partition: number,
     o: Owned,
-    messages: readonly KafkaMessage[],
+    messages: readonly SourceRecord[],
   ): Promise<void> {
     const t0 = performance.now();
     const decoded = await deps.codec.decodeMany(messages.map((m) => m.value));
     const letters: DeadLetter[] = [];
-    const candidates: Array<{ event: SourceEvent; message: KafkaMessage }> = [];
-    const letter = (m: KafkaMessage, error: FlywheelError) =>
+    const candidates: Array<{ event: SourceEvent; message: SourceRecord }> = [];
+    const letter = (m: SourceRecord, error: FlywheelError) =>
       letters.push({ topic, partition, offset: Number(m.offset), key: m.key, value: m.value, error });
     messages.forEach((m, i) => {
       const d = decoded[i]!;
@@ -282,7 +288,7 @@ export function createFeatureProcessor(deps: ProcessorDeps, options: ProcessorOp
     topic: string,
     partition: number,
     o: Owned,
-    messages: readonly KafkaMessage[],
+    messages: readonly SourceRecord[],
   ): Promise<void> {
     const { views, latenessMs } = viewsByTopic.get(topic)!;
     const decoded = await deps.codec.decodeMany(messages.map((m) => m.value));
@@ -399,7 +405,7 @@ export function createFeatureProcessor(deps: ProcessorDeps, options: ProcessorOp
     // Everything below the checkpoint is in Redis already, and what is queued is queued once.
     const fresh = batch.messages.filter((m) => Number(m.offset) >= o.queuedNext);
     if (fresh.length > 0) {
-      o.queue.push(fresh);
+      o.queue.push(fresh.map((m) => ({ offset: m.offset, key: m.key, value: m.value })));
       o.queuedNext = Number(fresh.at(-1)!.offset) + 1;
     }
     if (batch.messages.length > 0) resolveOffset(batch.lastOffset());

@@ -80,7 +80,11 @@ test('missingTiles lists each (view, entity, resolution) tile once; apply refuse
   const b = defineFeatureView(
     baseDef({ name: 'other', aggregations: [{ name: 'n', kind: 'count', windows: ['10m'] }] }),
   );
-  const state = new PartitionState([a, b], LATENESS_MS, EMPTY_CHECKPOINT);
+  // A partition that has folded events up to T0 + 1m before: tiles up to there may be in the store.
+  const state = new PartitionState([a, b], LATENESS_MS, {
+    ...EMPTY_CHECKPOINT,
+    maxEventTime: T0 + MINUTE,
+  });
   const events = [ev(0, T0 + 1_000), ev(1, T0 + 2_000), ev(2, T0 + 1_000, 'u2')];
   const missing = state.missingTiles(events);
   // a has resolutions [1m, 1h], b only [1m]; two entities in the same tiles.
@@ -93,9 +97,39 @@ test('missingTiles lists each (view, entity, resolution) tile once; apply refuse
   assert.equal(state.missingTiles([ev(3, T0 + MINUTE)]).length, 2, 'the next minute tile of a and b');
 });
 
+test('missingTiles creates tiles that start after the newest folded event empty instead of loading them', () => {
+  const view = countView(); // resolutions [1m, 1h]
+  const state = new PartitionState([view], LATENESS_MS, {
+    ...EMPTY_CHECKPOINT,
+    maxEventTime: T0 + 30 * MINUTE + 5_000,
+  });
+  // Same minute as the newest event: the minute and hour tiles may hold events: load both.
+  assert.equal(state.missingTiles([ev(0, T0 + 30 * MINUTE + 9_000)]).length, 2);
+  // The next minute starts after it: only the hour tile can exist; the minute tile is created empty.
+  const next = ev(1, T0 + 31 * MINUTE);
+  const missing = state.missingTiles([next]);
+  assert.deepEqual(
+    missing.map((m) => m.field),
+    [fieldName({ res: HOUR, start: T0 })],
+  );
+  for (const m of missing) state.loadTile(m.key, m.view, undefined);
+  assert.equal(state.apply(next), 'accepted', 'every tile it touches is in memory');
+  const { tiles } = state.drain();
+  assert.deepEqual(
+    tiles.map((t) => [t.field, t.tile.irs[0]]),
+    [
+      [fieldName({ res: MINUTE, start: T0 + 31 * MINUTE }), 1],
+      [fieldName({ res: HOUR, start: T0 }), 1],
+    ],
+  );
+  // A fresh partition (nothing folded) reads nothing at all.
+  assert.deepEqual(newState().missingTiles([ev(0, T0)]), []);
+});
+
 test('an event at or below a stored tile lastOffset is not re-applied (idempotent replay)', () => {
   const view = countView();
-  const state = newState(view);
+  // Restarted from a checkpoint at the stored tile's event: the tile is read back from the store.
+  const state = new PartitionState([view], LATENESS_MS, { ...EMPTY_CHECKPOINT, next: 11, maxEventTime: T0 });
   const e = ev(10, T0);
   const stored = emptyTile(view);
   stored.lastOffset = 10;
