@@ -162,7 +162,7 @@ export class PartitionState {
           if (es?.tiles.has(field)) continue;
           if (start > newest) {
             es ??= this.entityState(vs, e.entity);
-            this.install(vs, es, field, emptyTile(vs.view));
+            this.install(es, field, emptyTile(vs.view));
             continue;
           }
           const key = tileKey(vs.view.id, e.entity, field);
@@ -178,10 +178,10 @@ export class PartitionState {
     const [, entity, field] = key.split('\u0000') as [string, string, string];
     const vs = this.byViewId.get(view.id);
     if (!vs) throw new Error(`view ${view.id} is not processed by this partition`);
-    this.install(vs, this.entityState(vs, entity), field, stored ?? emptyTile(view));
+    this.install(this.entityState(vs, entity), field, stored ?? emptyTile(view));
   }
 
-  private install(vs: ViewState, es: EntityState, field: string, tile: TileState): void {
+  private install(es: EntityState, field: string, tile: TileState): void {
     if (!es.tiles.has(field)) this.cachedTiles++;
     es.tiles.set(field, {
       lastOffset: tile.lastOffset,
@@ -226,7 +226,8 @@ export class PartitionState {
         }
       }
       if (e.eventTime > es.lastEventTime) {
-        es.expired.push(...expiredFields(view, es.lastEventTime, e.eventTime));
+        const expired = expiredFields(view, es.lastEventTime, e.eventTime);
+        if (expired.length > 0) es.expired.push(...expired);
         es.lastEventTime = e.eventTime;
       }
       if (!es.dirty) {
@@ -280,25 +281,30 @@ export class PartitionState {
   }
 }
 
+const NOTHING_EXPIRED: readonly string[] = Object.freeze([]);
+
 /**
  * Fields that fell out of retention when an entity's newest event moved from `from` to `to`: for each
  * finite resolution, the tiles older than the longest window (plus one tile of slack) behind `to`.
  * Only the span crossed by this move is listed, so the work is proportional to time advanced.
  */
-export function expiredFields(view: CompiledView, from: number, to: number): string[] {
-  if (!Number.isFinite(from)) return [];
-  const out: string[] = [];
-  // A lifetime read fills the recent end of its span with finer tiles, up to the next coarser rung.
-  const lifetime = view.features.some((f) => f.windowMs === LIFETIME);
-  for (const [i, res] of view.resolutions.entries()) {
-    if (LIFETIME_LADDER.includes(res)) continue;
+export function expiredFields(view: CompiledView, from: number, to: number): readonly string[] {
+  if (!Number.isFinite(from)) return NOTHING_EXPIRED;
+  let out: string[] | undefined;
+  for (let i = 0; i < view.resolutions.length; i++) {
+    const res = view.resolutions[i]!;
+    // Most advances stay inside every tile: nothing crossed, nothing listed (or allocated).
+    if (Math.floor(from / res) === Math.floor(to / res) || LIFETIME_LADDER.includes(res)) continue;
+    // A lifetime read fills the recent end of its span with finer tiles, up to the next coarser rung.
     const coarser = view.resolutions[i + 1];
-    const span = lifetime && coarser !== undefined ? Math.max(view.retentionMs, coarser) : view.retentionMs;
+    const lifetime = coarser !== undefined && view.features.some((f) => f.windowMs === LIFETIME);
+    const span = lifetime ? Math.max(view.retentionMs, coarser) : view.retentionMs;
     const keep = Math.ceil(span / res) + 1;
     const oldFirst = Math.floor(from / res) - keep;
     const newFirst = Math.floor(to / res) - keep;
+    out ??= [];
     for (let t = Math.max(oldFirst, newFirst - 64); t < newFirst; t++)
       out.push(fieldName({ res, start: t * res }));
   }
-  return out;
+  return out ?? NOTHING_EXPIRED;
 }
