@@ -1,6 +1,3 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { ProcessorOptions } from '../services/features/engine/processor.ts';
 import { createFeaturesService } from '../services/features/service.ts';
 import { shopViews } from '../services/features/views/shop.ts';
@@ -12,6 +9,7 @@ import { MetricsRegistry } from '../services/platform/metrics.ts';
 import { createRedis } from '../services/platform/redis.ts';
 import { createRegistryCodec } from '../services/platform/registry-codec.ts';
 import { createStack } from '../services/platform/stack/stack.ts';
+import { scratchDir } from '../test/support/scratch.ts';
 import { createShopTopic, generateOrders, produceOrders } from '../test/support/shop-events.ts';
 import { intFlag } from './support/args.ts';
 import { deletePrefix } from './support/redis-cleanup.ts';
@@ -35,7 +33,7 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
   const seconds = intFlag(args, 'seconds', 20);
   const partitions = 4;
   const config = loadConfig(process.env, {
-    clickhouse: { dataDir: mkdtempSync(join(tmpdir(), 'flywheel-bench-')) },
+    clickhouse: { dataDir: scratchDir('flywheel-bench') },
     redis: { keyPrefix: `fwb${Date.now().toString(36)}:` },
   });
   const logger = createLogger({ component: 'bench' }, 'warn');

@@ -1,11 +1,9 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { createOfflineStore } from '../services/features/offline-store.ts';
 import { shopViews } from '../services/features/views/shop.ts';
 import { closeEmbeddedClickHouse, createClickHouse } from '../services/platform/clickhouse.ts';
 import { loadConfig } from '../services/platform/config.ts';
 import { createTrainingSetBuilder } from '../services/training/builder.ts';
+import { scratchDir } from '../test/support/scratch.ts';
 import { intFlag } from './support/args.ts';
 import { progress, round } from './support/stats.ts';
 
@@ -23,7 +21,7 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
   const users = intFlag(args, 'users', Math.max(1, Math.round(events / 100)));
   const hours = intFlag(args, 'hours', 48);
   const config = loadConfig(process.env, {
-    clickhouse: { dataDir: mkdtempSync(join(tmpdir(), 'flywheel-bench-pit-')) },
+    clickhouse: { dataDir: scratchDir('flywheel-bench-pit') },
   });
   const db = config.clickhouse.database;
   const clickhouse = await createClickHouse(config);

@@ -1,7 +1,6 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildLinearModel } from '../services/core/onnx/index.ts';
 import { defineFeatureView } from '../services/features/definition.ts';
@@ -19,6 +18,7 @@ import { createStack } from '../services/platform/stack/stack.ts';
 import { createModelRegistry } from '../services/registry/registry.ts';
 import { registerServingRoutes } from '../services/serving/routes.ts';
 import { createServingService } from '../services/serving/service.ts';
+import { scratchDir } from '../test/support/scratch.ts';
 import { createShopTopic, generateOrders, produceOrders } from '../test/support/shop-events.ts';
 import { intFlag } from './support/args.ts';
 import { deletePrefix } from './support/redis-cleanup.ts';
@@ -70,7 +70,7 @@ export function parseWrk(out: string): Scenario {
 }
 
 function wrk(url: string, body: string, seconds: number): Promise<Scenario> {
-  const dir = mkdtempSync(join(tmpdir(), 'flywheel-wrk-'));
+  const dir = scratchDir('flywheel-wrk');
   const script = join(dir, 'post.lua');
   writeFileSync(
     script,
@@ -119,7 +119,7 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
   const prefix = `fwb-serving-${tag}:`;
   const config = loadConfig(process.env, {
     redis: { keyPrefix: prefix },
-    clickhouse: { dataDir: mkdtempSync(join(tmpdir(), 'flywheel-bench-chdb-')) },
+    clickhouse: { dataDir: scratchDir('flywheel-bench-chdb') },
   });
   await createStack(config, logger).up();
   const topic = `bench.serving-${tag}`;
@@ -156,7 +156,7 @@ export async function run(args: string[]): Promise<Record<string, unknown>> {
   const registry = createModelRegistry({
     clickhouse,
     db: config.clickhouse.database,
-    artifactsDir: mkdtempSync(join(tmpdir(), 'flywheel-bench-artifacts-')),
+    artifactsDir: scratchDir('flywheel-bench-artifacts'),
   });
   await registry.migrate();
   const model = `bench-${tag}`;

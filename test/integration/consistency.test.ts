@@ -1,7 +1,4 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { createConsistencyMonitor } from '../../services/consistency/monitor.ts';
 import { buildLinearModel } from '../../services/core/onnx/index.ts';
@@ -17,6 +14,7 @@ import { createModelRegistry } from '../../services/registry/registry.ts';
 import { registerServingRoutes } from '../../services/serving/routes.ts';
 import { createServingService } from '../../services/serving/service.ts';
 import { eventually, quietLogger, testConfig, uniqueName, useStack } from '../support/env.ts';
+import { scratchDir } from '../support/scratch.ts';
 import { createShopTopic, generateOrders, partitionOf, shopOrderSchema } from '../support/shop-events.ts';
 import { createRng } from '../unit/core/prng.ts';
 
@@ -76,7 +74,7 @@ test(`served feature values equal the point-in-time values for ${ROUNDS * PER_RE
   const registry = createModelRegistry({
     clickhouse,
     db,
-    artifactsDir: mkdtempSync(join(tmpdir(), 'flywheel-artifacts-')),
+    artifactsDir: scratchDir('flywheel-artifacts'),
   });
   await registry.migrate();
   const v1 = await registry.register(model, buildLinearModel(SPEC), { features: INPUTS });

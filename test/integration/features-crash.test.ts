@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, fork } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Checkpoint } from '../../services/features/engine/partition-state.ts';
@@ -16,6 +15,7 @@ import {
   useStack,
   withoutWriteMarkers,
 } from '../support/env.ts';
+import { scratchDir } from '../support/scratch.ts';
 import { createShopTopic, generateOrders, produceOrders } from '../support/shop-events.ts';
 import { createRng } from '../unit/core/prng.ts';
 
@@ -190,7 +190,7 @@ async function clickhouseContents(run: Run) {
 }
 
 const chdbDir = (run: Run) => {
-  const dir = mkdtempSync(join(tmpdir(), 'flywheel-crash-'));
+  const dir = scratchDir('flywheel-crash');
   run.chdbDirs.push(dir);
   return dir;
 };

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { AggregationOutput } from '../../services/core/aggregation/index.ts';
@@ -14,6 +13,7 @@ import { createRedis } from '../../services/platform/redis.ts';
 import { createRegistryCodec } from '../../services/platform/registry-codec.ts';
 import { createTrainingSetBuilder } from '../../services/training/builder.ts';
 import { eventually, quietLogger, testConfig, uniqueName, useStack } from '../support/env.ts';
+import { scratchDir } from '../support/scratch.ts';
 import { createShopTopic, generateOrders, partitionOf, shopOrderSchema } from '../support/shop-events.ts';
 import { createRng } from '../unit/core/prng.ts';
 
@@ -148,7 +148,7 @@ test(`training-set values equal the online values read live at ${READS} instants
     views: names,
   });
   assert.equal(result.rows, recorded.length);
-  const out = join(mkdtempSync(join(tmpdir(), 'flywheel-pit-')), 'set.jsonl');
+  const out = join(scratchDir('flywheel-pit'), 'set.jsonl');
   assert.equal(await builder.exportJsonl('pit-it', out), recorded.length);
   const lines = readFileSync(out, 'utf8')
     .trim()

@@ -1,9 +1,6 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { buildLinearModel, evaluateLinear } from '../../services/core/onnx/index.ts';
 import { createOnlineReader } from '../../services/features/online-reader.ts';
@@ -20,6 +17,7 @@ import { createModelRegistry, type ModelRegistry } from '../../services/registry
 import { registerServingRoutes } from '../../services/serving/routes.ts';
 import { createServingService, type ServingService } from '../../services/serving/service.ts';
 import { eventually, quietLogger, testConfig, uniqueName, useStack } from '../support/env.ts';
+import { scratchDir } from '../support/scratch.ts';
 import { createShopTopic, generateOrders, produceOrders } from '../support/shop-events.ts';
 
 const prefix = `${uniqueName('fwt-serving')}:`;
@@ -104,7 +102,7 @@ before(async () => {
   registry = createModelRegistry({
     clickhouse,
     db: config.clickhouse.database,
-    artifactsDir: mkdtempSync(join(tmpdir(), 'flywheel-artifacts-')),
+    artifactsDir: scratchDir('flywheel-artifacts'),
   });
   const orders = generateOrders({
     count: 1_000,

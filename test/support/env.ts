@@ -1,12 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after } from 'node:test';
 import { FINAL_BEFORE_FIELD, VERSION_FIELD } from '../../services/features/engine/tile-store.ts';
 import { loadConfig, type ResolvedConfig } from '../../services/platform/config.ts';
 import { createLogger } from '../../services/platform/logger.ts';
 import { createStack } from '../../services/platform/stack/stack.ts';
+import { scratchDir } from './scratch.ts';
 
 /**
  * Integration tests run against the real local stack. The test command starts it once; each test file
@@ -21,7 +19,7 @@ after(() => {
 });
 
 export function testConfig(overrides: Record<string, unknown> = {}): Readonly<ResolvedConfig> {
-  const chdb = mkdtempSync(join(tmpdir(), 'flywheel-chdb-'));
+  const chdb = scratchDir('flywheel-chdb');
   return loadConfig(process.env, { clickhouse: { dataDir: chdb }, ...overrides });
 }
 

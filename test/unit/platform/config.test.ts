@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { ENV_VARS, loadConfig } from '../../../services/platform/config.ts';
 import { FlywheelError } from '../../../services/platform/errors.ts';
+import { scratchDir } from '../../support/scratch.ts';
 
 function configFile(content: string): string {
-  const file = join(mkdtempSync(join(tmpdir(), 'flywheel-config-')), 'flywheel.json');
+  const file = join(scratchDir('flywheel-config'), 'flywheel.json');
   writeFileSync(file, content);
   return file;
 }
