@@ -211,9 +211,11 @@ export const distinctAggregator: Aggregator<HllSketch, number> = {
     return Buffer.from(registers.buffer, registers.byteOffset, registers.byteLength).toString('base64');
   },
   encodeText: (sketch) => {
-    sketch.text ??= sketch.sparse
-      ? pairsText(sketch.sparse)
-      : JSON.stringify(distinctAggregator.encode(sketch));
+    // Sparse text is cheap to rebuild; kept on a live tile it would outlive young-generation collections
+    // and be promoted, only to be replaced at the tile's next change. Dense text (base64 of 4,096
+    // registers) is costly, and a dense sketch changes rarely: that one is cached.
+    if (sketch.sparse) return pairsText(sketch.sparse);
+    sketch.text ??= JSON.stringify(distinctAggregator.encode(sketch));
     return sketch.text;
   },
   decode: (data) => {
