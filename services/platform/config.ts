@@ -200,7 +200,8 @@ export const ENV_VARS: ReadonlyArray<{ env: string; path: string; description: s
   {
     env: 'FLYWHEEL_FEATURES_MAX_EVENTS_PER_FLUSH',
     path: 'features.maxEventsPerFlush',
-    description: 'Events folded per atomic flush of the features processor.',
+    description:
+      'Events folded per atomic flush of the features processor; also the records queued per partition before fetching waits.',
   },
   {
     env: 'FLYWHEEL_FEATURES_PARTITIONS_CONCURRENTLY',
