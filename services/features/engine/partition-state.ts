@@ -111,7 +111,7 @@ export class PartitionState {
     readonly views: readonly CompiledView[],
     readonly allowedLatenessMs: number,
     checkpoint: Checkpoint,
-    private readonly maxCachedTiles = 500_000,
+    private readonly maxCachedTiles = 100_000,
   ) {
     this.checkpoint = { ...checkpoint };
     this.viewStates = views.map((view) => ({ view, entities: new Map() }));
@@ -271,13 +271,39 @@ export class PartitionState {
     });
     this.dirtyTiles = [];
     this.dirtyEntities = [];
-    this.cachedTiles += tiles.length; // upper bound; exact count matters only for the cache limit
-    if (this.cachedTiles > this.maxCachedTiles) {
-      // Everything is persisted now: drop the cache (tiles reload on demand), keep freshness state.
+    if (this.cachedTiles > this.maxCachedTiles) this.evict();
+    return { tiles, entities, checkpoint: { ...this.checkpoint } };
+  }
+
+  /** Tiles held in memory (loaded, created or folded, not yet evicted or expired). */
+  get tilesInMemory(): number {
+    return this.cachedTiles;
+  }
+
+  /**
+   * Frees memory once the cache passes its limit; everything is persisted at this point. First the
+   * final tiles — those that end at or before the watermark: any event inside one is late, so no event
+   * will touch it again and evicting it costs nothing. Only if that is not enough (a lateness as long
+   * as the data) is the whole cache dropped, to be reloaded on demand. Without this a partition kept
+   * every tile of its retention (24 h of 1-minute tiles for a 24 h window): GBs of heap, and
+   * multi-second garbage-collection stalls that cost the consumer its group membership.
+   */
+  private evict(): void {
+    const watermark = this.watermark();
+    let kept = 0;
+    for (const vs of this.viewStates) {
+      for (const es of vs.entities.values()) {
+        for (const [field, tile] of es.tiles) {
+          if (tile.ref.start + tile.ref.res <= watermark) es.tiles.delete(field);
+          else kept++;
+        }
+      }
+    }
+    this.cachedTiles = kept;
+    if (kept > this.maxCachedTiles / 2) {
       for (const vs of this.viewStates) for (const es of vs.entities.values()) es.tiles.clear();
       this.cachedTiles = 0;
     }
-    return { tiles, entities, checkpoint: { ...this.checkpoint } };
   }
 }
 

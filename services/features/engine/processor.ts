@@ -93,10 +93,24 @@ interface Owned {
   persistedNext: number;
   /** The fold loop; it ends when the partition is revoked, fails or the processor stops. */
   loop: Promise<void>;
+  /** Tile writes per event of the last flush: sizes the next flush (see MAX_TILE_WRITES_PER_FLUSH). */
+  tileWritesPerEvent: number;
 }
 
 /** ~60,000 shop orders: one fetch fills one default-sized flush. */
 const FETCH_BYTES_PER_PARTITION = 8 * 1024 * 1024;
+
+/**
+ * Tile writes one flush may produce. A flush of events spread over hours of event time writes several
+ * tiles per event (each lands in its own minute), and the tiles, their encodings and the commit's
+ * arguments of a 50,000-event flush took GBs of heap and multi-second GC stalls (long enough to lose the
+ * group membership). Flushes are sized from the previous flush's tiles per event, starting from the
+ * most an event can write.
+ */
+const MAX_TILE_WRITES_PER_FLUSH = 20_000;
+
+/** Records a flush takes at the least, however many tiles each writes. */
+const MIN_EVENTS_PER_FLUSH = 1_000;
 
 /** Rendered rows (events + tiles) queued for ClickHouse before the fold waits for it (bounds memory). */
 const MAX_QUEUED_OFFLINE_BYTES = 256 * 1024 * 1024;
@@ -147,6 +161,7 @@ export function createFeatureProcessor(deps: ProcessorDeps, options: ProcessorOp
       queuedNext: checkpoint.next,
       persistedNext: checkpoint.next,
       loop: Promise.resolve(),
+      tileWritesPerEvent: topicViews.views.reduce((n, v) => n + v.resolutions.length, 0),
     };
     claimed.loop = foldLoop(key, claimed);
     owned.set(key, claimed);
@@ -181,7 +196,7 @@ export function createFeatureProcessor(deps: ProcessorDeps, options: ProcessorOp
     partition: number,
     o: Owned,
     messages: readonly SourceRecord[],
-  ): Promise<void> {
+  ): Promise<number> {
     const t0 = performance.now();
     const decoded = await deps.codec.decodeMany(messages.map((m) => m.value));
     const letters: DeadLetter[] = [];
@@ -247,6 +262,7 @@ export function createFeatureProcessor(deps: ProcessorDeps, options: ProcessorOp
     for (const e of accepted) freshness.observe((committedAt - e.eventTime) / 1000);
     flushSeconds.observe((performance.now() - t0) / 1000);
     options.onCommit?.({ topic, partition, events: accepted, committedAt });
+    return tileWrites.length;
   }
 
   function queueOffline(
@@ -355,7 +371,13 @@ export function createFeatureProcessor(deps: ProcessorDeps, options: ProcessorOp
         if (o.offlineError !== undefined) throw o.offlineError;
         if (writer.overloaded()) await writer.drained();
         if (o.queue.isClosed) return;
-        await processChunk(o.topic, o.partition, o, o.queue.take(options.maxEventsPerFlush));
+        const size = Math.min(
+          options.maxEventsPerFlush,
+          Math.max(MIN_EVENTS_PER_FLUSH, Math.floor(MAX_TILE_WRITES_PER_FLUSH / o.tileWritesPerEvent)),
+        );
+        const records = o.queue.take(size);
+        const tileWrites = await processChunk(o.topic, o.partition, o, records);
+        o.tileWritesPerEvent = Math.max(0.1, tileWrites / records.length);
       }
     } catch (err) {
       if (owned.get(key) !== o) return; // revoked meanwhile: the new owner (or claim) decides

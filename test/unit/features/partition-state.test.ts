@@ -309,3 +309,23 @@ test('tiles survive the cache being dropped between flushes (reloaded from the s
   const sample = [...cached.tiles.entries()][0]!;
   assert.equal(decodeTile(view, sample[1]).lastOffset >= 0, true);
 });
+
+test('past its tile limit a partition evicts final tiles (ending at or before the watermark) and keeps folding', () => {
+  const view = countView(); // [1m, 1h] tiles; lateness 5 min
+  const state = new PartitionState([view], LATENESS_MS, EMPTY_CHECKPOINT, 20);
+  const store = memoryStore();
+  // One entity, one event a minute for 30 minutes: 30 minute tiles + 1 hour tile.
+  const events = Array.from({ length: 30 }, (_, i) => ev(i, T0 + i * MINUTE));
+  fold(state, store, events, { chunk: 1 });
+  // The watermark is T0 + 24m: minute tiles ending at or before it are final and were evicted once the
+  // cache passed 20; the open minutes (and the hour) stay.
+  assert.ok(state.tilesInMemory <= 20, `holds ${state.tilesInMemory}`);
+  assert.ok(state.tilesInMemory >= 6, 'the non-final tiles stay in memory');
+  // Folding goes on: a later event in the open hour reloads nothing and counts on from the stored hour.
+  fold(state, store, [ev(30, T0 + 30 * MINUTE)], { chunk: 1 });
+  const hour = decodeTile(
+    view,
+    store.tiles.get(tileKey(view.id, 'u1', fieldName({ res: HOUR, start: T0 })))!,
+  );
+  assert.equal(hour.irs[0], 31);
+});
