@@ -93,8 +93,8 @@ interface Owned {
   persistedNext: number;
   /** The fold loop; it ends when the partition is revoked, fails or the processor stops. */
   loop: Promise<void>;
-  /** Tile writes per event of the last flush: sizes the next flush (see MAX_TILE_WRITES_PER_FLUSH). */
-  tileWritesPerEvent: number;
+  /** Records the next flush takes at most (see MAX_TILE_WRITES_PER_FLUSH). */
+  flushSize: number;
 }
 
 /** ~60,000 shop orders: one fetch fills one default-sized flush. */
@@ -107,10 +107,10 @@ const FETCH_BYTES_PER_PARTITION = 8 * 1024 * 1024;
  * group membership). Flushes are sized from the previous flush's tiles per event, starting from the
  * most an event can write.
  */
-const MAX_TILE_WRITES_PER_FLUSH = 20_000;
+export const MAX_TILE_WRITES_PER_FLUSH = 30_000;
 
 /** Records a flush takes at the least, however many tiles each writes. */
-const MIN_EVENTS_PER_FLUSH = 1_000;
+export const MIN_EVENTS_PER_FLUSH = 1_000;
 
 /** Rendered rows (events + tiles) queued for ClickHouse before the fold waits for it (bounds memory). */
 const MAX_QUEUED_OFFLINE_BYTES = 256 * 1024 * 1024;
@@ -161,7 +161,16 @@ export function createFeatureProcessor(deps: ProcessorDeps, options: ProcessorOp
       queuedNext: checkpoint.next,
       persistedNext: checkpoint.next,
       loop: Promise.resolve(),
-      tileWritesPerEvent: topicViews.views.reduce((n, v) => n + v.resolutions.length, 0),
+      // At first as if every event wrote all of its tiles; flushSize() adapts from there.
+      flushSize: Math.min(
+        options.maxEventsPerFlush,
+        Math.max(
+          MIN_EVENTS_PER_FLUSH,
+          Math.floor(
+            MAX_TILE_WRITES_PER_FLUSH / topicViews.views.reduce((n, v) => n + v.resolutions.length, 0),
+          ),
+        ),
+      ),
     };
     claimed.loop = foldLoop(key, claimed);
     owned.set(key, claimed);
@@ -371,13 +380,9 @@ export function createFeatureProcessor(deps: ProcessorDeps, options: ProcessorOp
         if (o.offlineError !== undefined) throw o.offlineError;
         if (writer.overloaded()) await writer.drained();
         if (o.queue.isClosed) return;
-        const size = Math.min(
-          options.maxEventsPerFlush,
-          Math.max(MIN_EVENTS_PER_FLUSH, Math.floor(MAX_TILE_WRITES_PER_FLUSH / o.tileWritesPerEvent)),
-        );
-        const records = o.queue.take(size);
+        const records = o.queue.take(o.flushSize);
         const tileWrites = await processChunk(o.topic, o.partition, o, records);
-        o.tileWritesPerEvent = Math.max(0.1, tileWrites / records.length);
+        o.flushSize = nextFlushSize(o.flushSize, records.length, tileWrites, options.maxEventsPerFlush);
       }
     } catch (err) {
       if (owned.get(key) !== o) return; // revoked meanwhile: the new owner (or claim) decides
@@ -505,6 +510,20 @@ export function createFeatureProcessor(deps: ProcessorDeps, options: ProcessorOp
 }
 
 export type FeatureProcessor = ReturnType<typeof createFeatureProcessor>;
+
+/**
+ * The records the next flush may take: shrunk in proportion when a flush wrote more than
+ * MAX_TILE_WRITES_PER_FLUSH tiles, grown (at most doubled) after a full flush that wrote fewer. Tiles
+ * per event fall as flushes grow (an entity's events share tiles), so the size climbs to the event
+ * limit on a backlog in event-time order and settles lower when events scatter over many tiles.
+ */
+export function nextFlushSize(size: number, taken: number, tileWrites: number, maxEvents: number): number {
+  if (tileWrites > MAX_TILE_WRITES_PER_FLUSH)
+    return Math.max(MIN_EVENTS_PER_FLUSH, Math.floor((taken * MAX_TILE_WRITES_PER_FLUSH) / tileWrites));
+  if (taken < size) return size; // a partial flush (live traffic) says nothing about the limit
+  const growth = Math.min(2, MAX_TILE_WRITES_PER_FLUSH / Math.max(1, tileWrites));
+  return Math.min(maxEvents, Math.max(size, Math.floor(taken * growth)));
+}
 
 function groupViews(views: readonly CompiledView[]) {
   const byTopic = new Map<
