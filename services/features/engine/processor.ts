@@ -107,7 +107,7 @@ const FETCH_BYTES_PER_PARTITION = 8 * 1024 * 1024;
  * group membership). Flushes are sized from the previous flush's tiles per event, starting from the
  * most an event can write.
  */
-export const MAX_TILE_WRITES_PER_FLUSH = 30_000;
+export const MAX_TILE_WRITES_PER_FLUSH = 50_000;
 
 /** Records a flush takes at the least, however many tiles each writes. */
 export const MIN_EVENTS_PER_FLUSH = 1_000;
