@@ -2,8 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import type { Redis } from 'ioredis';
 import type { Kafka } from 'kafkajs';
-import { type AggregationOutput, DEFAULT_QUANTILES } from '../../services/core/aggregation/index.ts';
-import { fieldName, windowSpan } from '../../services/core/windows/tiles.ts';
+import { fieldName } from '../../services/core/windows/tiles.ts';
 import { type BackfillProgress, backfillView } from '../../services/features/backfill.ts';
 import { type CompiledView, defineFeatureView } from '../../services/features/definition.ts';
 import type { Checkpoint } from '../../services/features/engine/partition-state.ts';
@@ -23,14 +22,8 @@ import {
   useStack,
   withoutWriteMarkers,
 } from '../support/env.ts';
-import {
-  createShopTopic,
-  generateOrders,
-  partitionOf,
-  produceOrders,
-  type ShopOrder,
-} from '../support/shop-events.ts';
-import { referenceValue } from '../unit/core/naive-reference.ts';
+import { acceptedByWatermark, assertViewMatchesReference } from '../support/reference-features.ts';
+import { createShopTopic, generateOrders, produceOrders, type ShopOrder } from '../support/shop-events.ts';
 import { createRng } from '../unit/core/prng.ts';
 
 const EVENTS = Number(process.env.FLYWHEEL_TEST_BACKFILL_EVENTS ?? 20_000);
@@ -44,17 +37,6 @@ const logger = quietLogger();
 
 before(async () => useStack(config));
 after(async () => closeEmbeddedClickHouse());
-
-function acceptedByWatermark(orders: readonly ShopOrder[]): ShopOrder[] {
-  const maxTs = new Map<number, number>();
-  return orders.filter((o) => {
-    const p = partitionOf(o.user_id, PARTITIONS);
-    const max = maxTs.get(p) ?? Number.NEGATIVE_INFINITY;
-    if (o.ts < max - LATENESS_MS) return false;
-    if (o.ts > max) maxTs.set(p, o.ts);
-    return true;
-  });
-}
 
 /** user_spend v2: v1's aggregations plus a count over four windows and a 30 minute min. */
 function userSpendV2(topic: string): CompiledView {
@@ -131,7 +113,7 @@ test(`a backfilled new view version equals a live processor's, tile for tile (${
   const liveCps = Object.values(liveByPartition);
   await liveA.stop();
   const acceptedA = liveCps.reduce((s, c) => s + c.accepted, 0);
-  assert.equal(acceptedA, acceptedByWatermark(orders).length);
+  assert.equal(acceptedA, acceptedByWatermark(orders, PARTITIONS, LATENESS_MS).accepted.length);
   assert.ok(liveCps.reduce((s, c) => s + c.late, 0) > 0, 'the stream has late events');
 
   // 2. A new version of user_spend, backfilled from ClickHouse into a fresh group.
@@ -182,7 +164,8 @@ test(`a backfilled new view version equals a live processor's, tile for tile (${
     fromStart.checkpoints(topic),
   );
   const handoffCps = await handoff.checkpoints(topic);
-  const acceptedMore = acceptedByWatermark([...orders, ...more]).length - acceptedA;
+  const acceptedMore =
+    acceptedByWatermark([...orders, ...more], PARTITIONS, LATENESS_MS).accepted.length - acceptedA;
   assert.equal(
     Object.values(handoffCps).reduce((s, c) => s + c.accepted, 0),
     acceptedA + acceptedMore,
@@ -214,7 +197,7 @@ test(`a backfilled new view version equals a live processor's, tile for tile (${
   }
 
   // 6. Online values of the backfilled view at random probes equal the brute-force reference.
-  const accepted = acceptedByWatermark([...orders, ...more]);
+  const { accepted } = acceptedByWatermark([...orders, ...more], PARTITIONS, LATENESS_MS);
   const byUser = new Map<string, ShopOrder[]>();
   for (const o of accepted) (byUser.get(o.user_id) ?? byUser.set(o.user_id, []).get(o.user_id)!).push(o);
   const maxTs = accepted.reduce((m, o) => Math.max(m, o.ts), 0);
@@ -226,43 +209,14 @@ test(`a backfilled new view version equals a live processor's, tile for tile (${
     const asOf = maxTs - rng.int(0, 4 * 3_600_000);
     const [vector] = await reader.read([user], [v2.id], { asOf });
     assert.ok(vector);
-    const got = vector.views[0]!;
-    const events = byUser.get(user) ?? [];
-    if (!events.some((e) => e.ts < asOf + v2.tileMs)) continue;
-    for (const f of v2.features) {
-      const slot = v2.slots[f.slot]!;
-      const span = windowSpan(asOf, v2.tileMs, f.windowMs);
-      const raw = events.map((e) => ({
-        ts: e.ts,
-        value: slot.field
-          ? ((e as unknown as Record<string, number | string | null>)[slot.field] ?? null)
-          : 1,
-      }));
-      const expected = referenceValue(slot.kind, raw, span.start, span.end, {
-        quantiles: slot.quantiles ?? DEFAULT_QUANTILES,
-      });
-      assertFeature(`${user}@${asOf} ${f.name}`, slot.kind, got.features[f.name] ?? null, expected);
-      compared++;
-    }
+    compared += assertViewMatchesReference(
+      `${user}@${asOf}`,
+      v2,
+      vector.views[0]!.features,
+      byUser.get(user) ?? [],
+      asOf,
+    );
   }
   assert.ok(compared > 2_000, `compared ${compared} feature values`);
   await redis.quit();
 });
-
-function assertFeature(
-  where: string,
-  kind: string,
-  got: AggregationOutput | null,
-  expected: AggregationOutput | null,
-): void {
-  if (kind === 'approx_quantile' && expected !== null) {
-    for (const [i, q] of (expected as number[]).entries())
-      assert.ok(
-        Math.abs((got as number[])[i]! - q) <= Math.abs(q) * 0.0101,
-        `${where}: ${got} vs ${expected}`,
-      );
-  } else if ((kind === 'variance' || kind === 'stddev') && expected !== null) {
-    const e = expected as number;
-    assert.ok(Math.abs((got as number) - e) <= 1e-9 * Math.max(1, Math.abs(e)), `${where}: ${got} vs ${e}`);
-  } else assert.deepEqual(got, expected, where);
-}

@@ -1,7 +1,5 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { type AggregationOutput, DEFAULT_QUANTILES } from '../../services/core/aggregation/index.ts';
-import { windowSpan } from '../../services/core/windows/tiles.ts';
 import { createOnlineReader } from '../../services/features/online-reader.ts';
 import { createFeaturesService } from '../../services/features/service.ts';
 import { shopViews } from '../../services/features/views/shop.ts';
@@ -11,14 +9,8 @@ import { MetricsRegistry } from '../../services/platform/metrics.ts';
 import { createRedis } from '../../services/platform/redis.ts';
 import { createRegistryCodec } from '../../services/platform/registry-codec.ts';
 import { eventually, quietLogger, testConfig, uniqueName, useStack } from '../support/env.ts';
-import {
-  createShopTopic,
-  generateOrders,
-  partitionOf,
-  produceOrders,
-  type ShopOrder,
-} from '../support/shop-events.ts';
-import { referenceValue } from '../unit/core/naive-reference.ts';
+import { acceptedByWatermark, assertViewMatchesReference } from '../support/reference-features.ts';
+import { createShopTopic, generateOrders, produceOrders, type ShopOrder } from '../support/shop-events.ts';
 import { createRng } from '../unit/core/prng.ts';
 
 const EVENTS = Number(process.env.FLYWHEEL_TEST_EVENTS ?? 200_000);
@@ -30,24 +22,6 @@ const logger = quietLogger();
 
 before(async () => useStack(config));
 after(async () => closeEmbeddedClickHouse());
-
-/** Which events the documented watermark rule accepts: per partition, in produce order. */
-function acceptedByWatermark(orders: readonly ShopOrder[]): { accepted: ShopOrder[]; late: number } {
-  const maxTs = new Map<number, number>();
-  const accepted: ShopOrder[] = [];
-  let late = 0;
-  for (const o of orders) {
-    const p = partitionOf(o.user_id, PARTITIONS);
-    const max = maxTs.get(p) ?? Number.NEGATIVE_INFINITY;
-    if (o.ts < max - LATENESS_MS) {
-      late++;
-      continue;
-    }
-    if (o.ts > max) maxTs.set(p, o.ts);
-    accepted.push(o);
-  }
-  return { accepted, late };
-}
 
 test(`online values equal a brute-force reference at 1,000 random probes (${EVENTS} events, out of order, some late)`, async () => {
   const topic = uniqueName('it.features');
@@ -81,7 +55,7 @@ test(`online values equal a brute-force reference at 1,000 random probes (${EVEN
     views,
   });
   await service.start();
-  const { accepted, late } = acceptedByWatermark(orders);
+  const { accepted, late } = acceptedByWatermark(orders, PARTITIONS, LATENESS_MS);
   await eventually(
     async () => {
       const cps = Object.values(await service.checkpoints(topic));
@@ -119,24 +93,14 @@ test(`online values equal a brute-force reference at 1,000 random probes (${EVEN
     );
     assert.ok(vector);
     for (const [vi, view] of views.entries()) {
-      const got = vector.views[vi]!;
       const events = byUser.get(user) ?? [];
-      if (!events.some((e) => e.ts < asOf + view.tileMs)) continue;
-      for (const f of view.features) {
-        const slot = view.slots[f.slot]!;
-        const span = windowSpan(asOf, view.tileMs, f.windowMs);
-        const raw = events.map((e) => ({
-          ts: e.ts,
-          value: slot.field
-            ? ((e as unknown as Record<string, string | number | null>)[slot.field] ?? null)
-            : 1,
-        }));
-        const expected = referenceValue(slot.kind, raw, span.start, span.end, {
-          quantiles: slot.quantiles ?? DEFAULT_QUANTILES,
-        });
-        assertFeature(`${user}@${asOf} ${f.name}`, slot.kind, got.features[f.name] ?? null, expected);
-        compared++;
-      }
+      compared += assertViewMatchesReference(
+        `${user}@${asOf}`,
+        view,
+        vector.views[vi]!.features,
+        events,
+        asOf,
+      );
     }
   }
   assert.ok(compared > 20_000, `compared ${compared} feature values`);
@@ -152,27 +116,3 @@ test(`online values equal a brute-force reference at 1,000 random probes (${EVEN
   assert.equal(Number(ch[0]!.n), accepted.length, 'every accepted event is in ClickHouse once');
   await redis.quit();
 });
-
-function assertFeature(
-  where: string,
-  kind: string,
-  got: AggregationOutput | null,
-  expected: AggregationOutput | null,
-): void {
-  if (kind === 'approx_distinct') {
-    const e = expected as number;
-    assert.ok(Math.abs((got as number) - e) <= Math.max(1, e * 0.05), `${where}: distinct ${got} vs ${e}`);
-  } else if (kind === 'approx_quantile' && expected !== null) {
-    // DDSketch's documented bound: relative error ≤ 1% against the nearest-rank quantile.
-    for (const [i, q] of (expected as number[]).entries()) {
-      assert.ok(
-        Math.abs((got as number[])[i]! - q) <= Math.abs(q) * 0.0101,
-        `${where}: quantile ${got} vs ${expected}`,
-      );
-    }
-  } else if ((kind === 'variance' || kind === 'stddev') && expected !== null) {
-    // Welford/Chan merges and the two-pass reference round differently in the last bits.
-    const e = expected as number;
-    assert.ok(Math.abs((got as number) - e) <= 1e-9 * Math.max(1, Math.abs(e)), `${where}: ${got} vs ${e}`);
-  } else assert.deepEqual(got, expected, where);
-}
