@@ -114,14 +114,11 @@ export function renderEvents(
 
 /** Appends tile rows (TabSeparated, the `feature_tiles` table's insert columns) to `rows`. */
 export function renderTiles(rows: RowBuffer, partition: number, tiles: readonly TileWrite[]): void {
-  for (const t of tiles) renderTile(rows, partition, t);
-}
-
-/** Appends one tile row to `rows`. */
-export function renderTile(rows: RowBuffer, partition: number, t: TileWrite): void {
-  rows.write(
-    `${t.view.name}\t${t.view.version}\t${tsvField(t.entity)}\t${t.ref.res}\t${t.ref.start}\t${tsvJson(t.encoded)}\t${t.lastOffset}\t${partition}\n`,
-  );
+  for (const t of tiles) {
+    rows.write(
+      `${t.view.name}\t${t.view.version}\t${tsvField(t.entity)}\t${t.ref.res}\t${t.ref.start}\t${tsvJson(t.encoded)}\t${t.lastOffset}\t${partition}\n`,
+    );
+  }
 }
 
 const EVENT_COLUMNS = ['topic', 'partition', 'offset', 'entity', 'event_time', 'payload'];

@@ -212,7 +212,7 @@ export const ENV_VARS: ReadonlyArray<{ env: string; path: string; description: s
     env: 'FLYWHEEL_FEATURES_OFFLINE_INTERVAL_MS',
     path: 'features.offlineIntervalMs',
     description:
-      'Least time between ClickHouse inserts of the features processor (tiles rewritten in between are written once); ClickHouse trails Redis by about this.',
+      'Least time between ClickHouse inserts of the features processor (each carries every flush since the last); ClickHouse trails Redis by about this.',
   },
   { env: 'FLYWHEEL_HTTP_HOST', path: 'http.host', description: 'Address the HTTP servers bind.' },
   {

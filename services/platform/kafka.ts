@@ -87,20 +87,6 @@ export async function ensureTopics(
 }
 
 /**
- * kafkajs 2.2.4 heartbeats only between batches, so long batch work must call `heartbeat()` itself:
- * this wraps it so a hot loop can call `beat()` on every record at no cost.
- */
-export function throttledHeartbeat(heartbeat: () => Promise<void>, everyMs = 2_000): () => Promise<void> {
-  let last = Date.now();
-  return async () => {
-    const now = Date.now();
-    if (now - last < everyMs) return;
-    last = now;
-    await heartbeat();
-  };
-}
-
-/**
  * Subscribes, retrying the broker's transient "does not host this topic-partition" that a topic created
  * a moment ago can still answer while its metadata propagates (kafkajs marks it retriable but throws).
  */

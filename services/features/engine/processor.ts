@@ -22,11 +22,13 @@ import { encodeTile } from './tile-codec.ts';
 import { createTileStore } from './tile-store.ts';
 
 /**
- * The stream processor: a consumer group over the views' source topics. For each batch of a partition it
- * decodes, validates, folds events into event-time tiles (PartitionState), then persists in this order:
- * dead letters → ClickHouse (raw events + tiles, idempotent) → Redis (tiles + checkpoint, one atomic
- * script) → Kafka offsets. Redis holds the truth about progress: a restarted or reassigned partition
- * resumes from the checkpoint stored with its tiles, and Kafka's committed offset never runs ahead of it.
+ * The stream processor: a consumer group over the views' source topics. The batch handler queues each
+ * partition's records; the partition's fold loop decodes, validates and folds them into event-time tiles
+ * (PartitionState), then persists in this order: dead letters → Redis (tiles + checkpoint, one atomic
+ * script: the moment features become visible) → ClickHouse (raw events + tiles, idempotent, batched
+ * behind) → Kafka offsets. Redis holds the truth about progress: a restarted or reassigned partition
+ * resumes from the checkpoint stored with its tiles, and Kafka's committed offset never runs ahead of
+ * ClickHouse.
  */
 export interface ProcessorOptions {
   groupId: string;
@@ -38,8 +40,8 @@ export interface ProcessorOptions {
   /** Kafka session timeout: how long a dead processor holds its partitions. */
   sessionTimeoutMs: number;
   /**
-   * At most one ClickHouse INSERT per this many ms; tiles rewritten in between are inserted once. The
-   * offline store (and the crash-replay position) trails Redis by about this much.
+   * At most one ClickHouse INSERT per this many ms, with every flush since the previous one. The offline
+   * store (and the crash-replay position) trails Redis by about this much.
    */
   offlineIntervalMs: number;
   /** Longest accepted entity key, in characters. */
@@ -85,7 +87,7 @@ interface Owned {
   /** Where ClickHouse has everything; advanced when a queued offline write completes. */
   offline: OfflinePosition;
   offlineError: unknown;
-  /** Fetched records not folded yet; their offsets start at `queuedNext - queue.size`. */
+  /** Fetched records not folded yet, in offset order. */
   queue: PartitionQueue<SourceRecord>;
   /** The offset after the last record queued (records below it are not queued twice). */
   queuedNext: number;
@@ -101,11 +103,10 @@ interface Owned {
 const FETCH_BYTES_PER_PARTITION = 8 * 1024 * 1024;
 
 /**
- * Tile writes one flush may produce. A flush of events spread over hours of event time writes several
- * tiles per event (each lands in its own minute), and the tiles, their encodings and the commit's
+ * Tile writes one flush may produce (about). A flush of events spread over hours of event time writes
+ * several tiles per event (each lands in its own minute), and the tiles, their encodings and the commit's
  * arguments of a 50,000-event flush took GBs of heap and multi-second GC stalls (long enough to lose the
- * group membership). Flushes are sized from the previous flush's tiles per event, starting from the
- * most an event can write.
+ * group membership). Flushes are sized by nextFlushSize, starting from firstFlushSize.
  */
 export const MAX_TILE_WRITES_PER_FLUSH = 50_000;
 
@@ -161,16 +162,7 @@ export function createFeatureProcessor(deps: ProcessorDeps, options: ProcessorOp
       queuedNext: checkpoint.next,
       persistedNext: checkpoint.next,
       loop: Promise.resolve(),
-      // At first as if every event wrote all of its tiles; flushSize() adapts from there.
-      flushSize: Math.min(
-        options.maxEventsPerFlush,
-        Math.max(
-          MIN_EVENTS_PER_FLUSH,
-          Math.floor(
-            MAX_TILE_WRITES_PER_FLUSH / topicViews.views.reduce((n, v) => n + v.resolutions.length, 0),
-          ),
-        ),
-      ),
+      flushSize: firstFlushSize(topicViews.views, options.maxEventsPerFlush),
     };
     claimed.loop = foldLoop(key, claimed);
     owned.set(key, claimed);
@@ -372,7 +364,6 @@ export function createFeatureProcessor(deps: ProcessorDeps, options: ProcessorOp
    * past it were never persisted, and the next batch claims the partition afresh from Redis.
    */
   async function foldLoop(key: string, o: Owned): Promise<void> {
-    await Promise.resolve(); // let claim() register the partition before the first fold
     try {
       while (true) {
         await o.queue.waitForRecords();
@@ -510,6 +501,15 @@ export function createFeatureProcessor(deps: ProcessorDeps, options: ProcessorOp
 }
 
 export type FeatureProcessor = ReturnType<typeof createFeatureProcessor>;
+
+/** A partition's first flush: as if every event wrote all of its tiles (nextFlushSize grows it). */
+export function firstFlushSize(views: readonly CompiledView[], maxEvents: number): number {
+  const tilesPerEvent = views.reduce((n, v) => n + v.resolutions.length, 0);
+  return Math.min(
+    maxEvents,
+    Math.max(MIN_EVENTS_PER_FLUSH, Math.floor(MAX_TILE_WRITES_PER_FLUSH / tilesPerEvent)),
+  );
+}
 
 /**
  * The records the next flush may take: shrunk in proportion when a flush wrote more than
