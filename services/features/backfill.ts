@@ -1,5 +1,6 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Redis } from 'ioredis';
+import { entityKeyProblem, eventTimeProblem } from '../core/contracts/event-bounds.ts';
 import { FlywheelError } from '../platform/errors.ts';
 import type { Logger } from '../platform/logger.ts';
 import type { CompiledView } from './definition.ts';
@@ -60,6 +61,11 @@ export interface PartitionBackfill {
   /** Rows folded by this run (0 when the group's checkpoint was already at the bound). */
   rows: number;
   late: number;
+  /**
+   * Rows outside the view source's event-time bounds or key limits (stored before the live processor
+   * enforced them): skipped and counted, never folded, so they cannot move the watermark.
+   */
+  outOfBounds: number;
   /** The checkpoint left for the group: the next offset a live processor consumes. */
   next: number;
   epoch: string;
@@ -72,6 +78,7 @@ export interface BackfillResult {
   rows: number;
   totalRows: number;
   late: number;
+  outOfBounds: number;
   partitions: PartitionBackfill[];
 }
 
@@ -162,7 +169,14 @@ export async function backfillView(deps: BackfillDeps, opts: BackfillOptions): P
   for (const { partition, bound } of plan) {
     const { epoch, checkpoint } = await tiles.claim(group, topic, partition);
     const state = new PartitionState([view], view.source.allowedLatenessMs, checkpoint);
-    const result: PartitionBackfill = { partition, rows: 0, late: 0, next: checkpoint.next, epoch };
+    const result: PartitionBackfill = {
+      partition,
+      rows: 0,
+      late: 0,
+      outOfBounds: 0,
+      next: checkpoint.next,
+      epoch,
+    };
     const flush = async (): Promise<Checkpoint> => {
       const drained = state.drain();
       await offline.insertTiles(partition, drained.tiles);
@@ -178,23 +192,31 @@ export async function backfillView(deps: BackfillDeps, opts: BackfillOptions): P
         { t: topic, p: partition, from, to: bound, n: rowsPerChunk },
       );
       if (page.length === 0) break;
-      const events = page.map(toEvent);
+      const all = page.map(toEvent);
+      const events = all.filter((e) => withinBounds(view, e, state));
+      result.outOfBounds += all.length - events.length;
       const missing = state.missingTiles(events);
       if (missing.length > 0)
         for (const t of (await tiles.loadTiles(missing)).tiles) state.loadTile(t.key, t.view, t.tile);
       for (const e of events) if (state.apply(e) === 'late') result.late++;
-      from = events.at(-1)!.offset + 1;
+      from = all.at(-1)!.offset + 1;
       state.advanceTo(from);
       await flush();
-      result.rows += events.length;
-      rows += events.length;
+      result.rows += all.length;
+      rows += all.length;
       opts.onProgress?.({ partition, rows, totalRows });
     }
     // Offsets without a row (dead-lettered by the live processor) up to the bound are done too.
     state.advanceTo(bound);
     result.next = (await flush()).next;
     partitions.push(result);
-    log?.info('partition backfilled', { partition, rows: result.rows, late: result.late, next: result.next });
+    log?.info('partition backfilled', {
+      partition,
+      rows: result.rows,
+      late: result.late,
+      outOfBounds: result.outOfBounds,
+      next: result.next,
+    });
   }
   opts.onProgress?.({ partition: plan.at(-1)?.partition ?? 0, rows, totalRows });
   return {
@@ -204,8 +226,23 @@ export async function backfillView(deps: BackfillDeps, opts: BackfillOptions): P
     rows,
     totalRows,
     late: partitions.reduce((s, p) => s + p.late, 0),
+    outOfBounds: partitions.reduce((s, p) => s + p.outOfBounds, 0),
     partitions,
   };
+}
+
+/** The live processor's bounds (admission.ts), against the backfill's clock; a miss is counted. */
+function withinBounds(view: CompiledView, e: SourceEvent, state: PartitionState): boolean {
+  const { bounds, keyLimits } = view.source.rules;
+  if (entityKeyProblem(e.entity, keyLimits) !== undefined) {
+    state.countInvalid('FW_ENTITY_KEY_INVALID');
+    return false;
+  }
+  if (eventTimeProblem(e.eventTime, Date.now(), bounds) !== undefined) {
+    state.countInvalid('FW_EVENT_TIME_OUT_OF_BOUNDS');
+    return false;
+  }
+  return true;
 }
 
 function toEvent(row: EventRow): SourceEvent {

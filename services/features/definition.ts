@@ -6,6 +6,12 @@ import {
   type AnyAggregator,
   createAggregator,
 } from '../core/aggregation/index.ts';
+import {
+  DEFAULT_EVENT_BOUNDS,
+  DEFAULT_KEY_LIMITS,
+  type EventBounds,
+  type KeyLimits,
+} from '../core/contracts/event-bounds.ts';
 import { formatDuration, LIFETIME, parseDuration } from '../core/windows/duration.ts';
 import { resolutionsFor, validateWindow } from '../core/windows/tiles.ts';
 import { FlywheelError } from '../platform/errors.ts';
@@ -28,7 +34,49 @@ export const SourceSchema = z.object({
   timestampField: z.string().min(1),
   /** Events older than the partition's max event time minus this are late: counted and dead-lettered. */
   allowedLateness: duration.default('5m'),
+  // Bounds on what the processor folds (docs/features.md#event-time-bounds). Optional without a zod
+  // default, so the fingerprints of views that do not set them stay what they were.
+  /** Furthest an event time may be ahead of the record's receive time (default 5m). */
+  maxFutureSkew: duration.optional(),
+  /** Earliest plausible event time, ISO-8601 with offset (default 2000-01-01T00:00:00Z). */
+  minEventTime: z.iso.datetime({ offset: true }).optional(),
+  /** Longest entity key in UTF-8 bytes (default 256). */
+  maxKeyBytes: z.number().int().positive().max(1_048_576).optional(),
+  /** Largest record value in bytes (default 64 KiB, the ingest limit for one event). */
+  maxRecordBytes: z
+    .number()
+    .int()
+    .positive()
+    .max(16 * 1_048_576)
+    .optional(),
 });
+
+/** What a record of a source must satisfy before it is folded (resolved from the source's definition). */
+export interface SourceRules {
+  readonly bounds: EventBounds;
+  readonly keyLimits: KeyLimits;
+  readonly maxRecordBytes: number;
+}
+
+/** 64 KiB: the same as ingest's limit for one event as JSON (Avro is smaller than its JSON). */
+export const DEFAULT_MAX_RECORD_BYTES = 64 * 1024;
+
+export function sourceRules(source: z.output<typeof SourceSchema>): SourceRules {
+  return {
+    bounds: {
+      maxFutureSkewMs:
+        source.maxFutureSkew === undefined
+          ? DEFAULT_EVENT_BOUNDS.maxFutureSkewMs
+          : parseDuration(source.maxFutureSkew),
+      minEventTimeMs:
+        source.minEventTime === undefined
+          ? DEFAULT_EVENT_BOUNDS.minEventTimeMs
+          : Date.parse(source.minEventTime),
+    },
+    keyLimits: { maxKeyBytes: source.maxKeyBytes ?? DEFAULT_KEY_LIMITS.maxKeyBytes },
+    maxRecordBytes: source.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES,
+  };
+}
 
 const AggregationDefSchema = z.object({
   /** Output name prefix; features are named `<name>_<window>` (e.g. amount_sum_1h). */
@@ -78,7 +126,7 @@ export interface CompiledView {
   readonly id: string;
   readonly fingerprint: string;
   readonly definition: z.output<typeof FeatureViewSchema>;
-  readonly source: z.output<typeof SourceSchema> & { allowedLatenessMs: number };
+  readonly source: z.output<typeof SourceSchema> & { allowedLatenessMs: number; rules: SourceRules };
   readonly entity: string;
   readonly tileMs: number;
   readonly ttlMs: number;
@@ -146,7 +194,11 @@ export function compileView(input: FeatureViewDef): CompiledView {
       .digest('hex')
       .slice(0, 16),
     definition: def,
-    source: { ...def.source, allowedLatenessMs: parseDuration(def.source.allowedLateness) },
+    source: {
+      ...def.source,
+      allowedLatenessMs: parseDuration(def.source.allowedLateness),
+      rules: sourceRules(def.source),
+    },
     entity: def.entity,
     tileMs,
     ttlMs: parseDuration(def.ttl),

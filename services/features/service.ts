@@ -14,6 +14,7 @@ import {
   DEFAULT_PROCESSOR_OPTIONS,
   type ProcessorOptions,
 } from './engine/processor.ts';
+import { createRerouter } from './engine/rerouter.ts';
 import { createOfflineStore } from './offline-store.ts';
 
 /** Wires the features service: offline tables, dead-letter topics, and the stream processor. */
@@ -63,6 +64,7 @@ export function createFeaturesService(deps: FeaturesServiceDeps, options: Partia
           codec: deps.codec,
           offline,
           deadLetters,
+          rerouter: createRerouter(producer),
           logger: deps.logger,
           metrics: deps.metrics,
         },

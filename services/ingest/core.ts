@@ -1,5 +1,6 @@
+import { entityKeyProblem, eventTimeProblem } from '../core/contracts/event-bounds.ts';
 import { contractIssues, describeIssues, formatPath } from '../core/contracts/index.ts';
-import { FlywheelError } from '../platform/errors.ts';
+import { type ErrorCode, FlywheelError } from '../platform/errors.ts';
 import type { Source, SourceLimits } from './sources.ts';
 
 /**
@@ -14,6 +15,8 @@ export interface EventError {
   /** Field path inside the event (`amount`, `items[2].sku`); empty for the event itself. */
   readonly path: string;
   readonly message: string;
+  /** Set where the error has a code of its own (bounds); contract errors are FW_EVENT_INVALID. */
+  readonly code?: ErrorCode;
 }
 
 export type BatchResult =
@@ -44,7 +47,8 @@ export function eventsOf(body: unknown): unknown[] {
 /** Validates a request body against a source; limit breaches throw (413), contract breaches return. */
 export function validateBatch(
   body: unknown,
-  source: Pick<Source, 'name' | 'contract' | 'limits'>,
+  source: Pick<Source, 'name' | 'contract' | 'limits' | 'keyField' | 'timestampField'>,
+  receivedAt: number = Date.now(),
 ): BatchResult {
   const raw = eventsOf(body);
   const { limits } = source;
@@ -71,18 +75,49 @@ export function validateBatch(
         { details: { index, bytes, limit: limits.maxEventBytes } },
       );
     const parsed = source.contract.safeParse(event);
-    if (parsed.success) events.push(parsed.data as Record<string, unknown>);
-    else for (const issue of contractIssues(parsed.error)) errors.push({ index, ...issue });
+    if (!parsed.success) {
+      for (const issue of contractIssues(parsed.error)) errors.push({ index, ...issue });
+      continue;
+    }
+    const fields = parsed.data as Record<string, unknown>;
+    const bounded = boundsIssue(fields, source, receivedAt);
+    if (bounded) errors.push({ index, ...bounded });
+    else events.push(fields);
   }
   return errors.length > 0 ? { ok: false, errors } : { ok: true, events };
+}
+
+/**
+ * The bounds the contract cannot say: the entity key's limits and the event time's window around the
+ * receiving clock (core/contracts/event-bounds.ts; the features processor checks the same for records
+ * written straight to Kafka).
+ */
+function boundsIssue(
+  fields: Record<string, unknown>,
+  source: Pick<Source, 'limits' | 'keyField' | 'timestampField'>,
+  receivedAt: number,
+): { path: string; message: string; code: ErrorCode } | undefined {
+  const { limits } = source;
+  const key = fields[source.keyField];
+  const keyProblem = entityKeyProblem(typeof key === 'number' ? String(key) : key, limits);
+  if (keyProblem) return { path: source.keyField, message: keyProblem, code: 'FW_ENTITY_KEY_INVALID' };
+  const timeProblem = eventTimeProblem(fields[source.timestampField] as number, receivedAt, {
+    maxFutureSkewMs: limits.maxFutureSkewMs,
+    minEventTimeMs: limits.minEventTimeMs,
+  });
+  if (timeProblem)
+    return { path: source.timestampField, message: timeProblem, code: 'FW_EVENT_TIME_OUT_OF_BOUNDS' };
+  return undefined;
 }
 
 /** A 400 carrying every error; its message shows the first few as `events[3].amount: ...`. */
 export function invalidBatchError(source: string, errors: readonly EventError[]): FlywheelError {
   const shown = errors.slice(0, 5).map((e) => ({ path: eventPath(e), message: e.message }));
   const more = errors.length > shown.length ? ` (and ${errors.length - shown.length} more)` : '';
+  // One kind of error throughout (say, every event's time out of bounds) answers with its own code.
+  const codes = new Set(errors.map((e) => e.code ?? 'FW_EVENT_INVALID'));
   return new FlywheelError(
-    'FW_EVENT_INVALID',
+    codes.size === 1 ? [...codes][0]! : 'FW_EVENT_INVALID',
     `batch rejected, nothing written: ${describeIssues(shown)}${more}`,
     { details: { source, errors } },
   );

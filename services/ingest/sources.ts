@@ -1,4 +1,5 @@
 import { loadSchemaForTopic } from '../../schemas/catalog.ts';
+import { DEFAULT_EVENT_BOUNDS, DEFAULT_KEY_LIMITS } from '../core/contracts/event-bounds.ts';
 import { type AvroContract, avroToZod } from '../core/contracts/index.ts';
 
 /**
@@ -13,6 +14,12 @@ export interface SourceLimits {
   readonly maxEventBytes: number;
   /** Deepest nesting of objects/arrays inside one event (400 above; stops stack-exhaustion payloads). */
   readonly maxDepth: number;
+  /** Longest entity key in UTF-8 bytes (400 FW_ENTITY_KEY_INVALID above). */
+  readonly maxKeyBytes: number;
+  /** Furthest an event time may be ahead of the server's clock, ms (400 FW_EVENT_TIME_OUT_OF_BOUNDS). */
+  readonly maxFutureSkewMs: number;
+  /** Earliest plausible event time, epoch ms (400 FW_EVENT_TIME_OUT_OF_BOUNDS before it). */
+  readonly minEventTimeMs: number;
 }
 
 export interface SourceDefinition {
@@ -20,6 +27,8 @@ export interface SourceDefinition {
   readonly topic: string;
   /** Field whose value is the Kafka message key (the entity key features are grouped by). */
   readonly keyField: string;
+  /** Event-time field (epoch ms, Avro timestamp-millis): checked against the source's time bounds. */
+  readonly timestampField: string;
   readonly limits?: Partial<SourceLimits>;
 }
 
@@ -34,11 +43,14 @@ export const DEFAULT_LIMITS: SourceLimits = Object.freeze({
   maxEvents: 1_000,
   maxEventBytes: 64 * 1024,
   maxDepth: 32,
+  maxKeyBytes: DEFAULT_KEY_LIMITS.maxKeyBytes,
+  maxFutureSkewMs: DEFAULT_EVENT_BOUNDS.maxFutureSkewMs,
+  minEventTimeMs: DEFAULT_EVENT_BOUNDS.minEventTimeMs,
 });
 
 export const SOURCE_DEFINITIONS: readonly SourceDefinition[] = Object.freeze([
-  { name: 'shop', topic: 'events.shop', keyField: 'user_id' },
-  { name: 'shop-outcomes', topic: 'outcomes.shop', keyField: 'user_id' },
+  { name: 'shop', topic: 'events.shop', keyField: 'user_id', timestampField: 'ts' },
+  { name: 'shop-outcomes', topic: 'outcomes.shop', keyField: 'user_id', timestampField: 'ts' },
 ]);
 
 export type SourceCatalogue = ReadonlyMap<string, Source>;
@@ -55,6 +67,11 @@ export function createSourceCatalogue(
     // The key must always be present and stringifiable, or events of one entity could scatter.
     if (!key || !['string', 'int', 'long'].includes(String(key.type)))
       throw new Error(`source "${def.name}": key field "${def.keyField}" must be a required string/int/long`);
+    const time = fields.find((f) => f.name === def.timestampField);
+    if (!time || !isTimestampMillis(time.type))
+      throw new Error(
+        `source "${def.name}": timestamp field "${def.timestampField}" must be a required long with logicalType timestamp-millis`,
+      );
     if (catalogue.has(def.name)) throw new Error(`source "${def.name}" is defined twice`);
     catalogue.set(
       def.name,
@@ -67,4 +84,9 @@ export function createSourceCatalogue(
     );
   }
   return catalogue;
+}
+
+function isTimestampMillis(type: unknown): boolean {
+  const spec = type as { type?: unknown; logicalType?: unknown } | null;
+  return spec?.type === 'long' && spec.logicalType === 'timestamp-millis';
 }

@@ -62,6 +62,32 @@ export const ERROR_CATALOGUE = {
     retriable: false,
     summary: "An event arrived after its source's allowed lateness.",
   },
+  FW_EVENT_TIME_OUT_OF_BOUNDS: {
+    status: 400,
+    retriable: false,
+    summary:
+      "An event time lies before the source's earliest plausible time or too far ahead of the receiving clock.",
+  },
+  FW_ENTITY_KEY_INVALID: {
+    status: 400,
+    retriable: false,
+    summary: 'An entity key is empty, too long or holds control characters.',
+  },
+  FW_KEY_MISMATCH: {
+    status: 400,
+    retriable: false,
+    summary: "A Kafka record's key is missing or differs from the entity key in its value.",
+  },
+  FW_SCHEMA_SUBJECT_MISMATCH: {
+    status: 400,
+    retriable: false,
+    summary: "A record is written with a schema that is not a registered version of its topic's subject.",
+  },
+  FW_PARTITION_MISMATCH: {
+    status: 400,
+    retriable: false,
+    summary: 'A record rerouted to the partition owning its entity still landed on another one.',
+  },
   FW_PAYLOAD_TOO_LARGE: {
     status: 413,
     retriable: false,

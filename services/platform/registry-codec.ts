@@ -46,6 +46,20 @@ export function createRegistryCodec(url: string) {
     return schema;
   };
 
+  // Whether a schema id is a registered version of a subject. A producer registers before it writes,
+  // so the first look is normally final; a "no" is looked at again after a minute in case the schema
+  // was registered under the subject since (records written before that stay dead-lettered).
+  const memberships = new Map<string, { member: boolean; checkedAt: number }>();
+  const isVersionOf = async (id: number, subject: string): Promise<boolean> => {
+    const key = `${id}\u0000${subject}`;
+    const known = memberships.get(key);
+    if (known && (known.member || Date.now() - known.checkedAt < NEGATIVE_MEMBERSHIP_TTL_MS))
+      return known.member;
+    const member = (await subjectsOf(url, id)).includes(subject);
+    memberships.set(key, { member, checkedAt: Date.now() });
+    return member;
+  };
+
   return {
     registry,
     /**
@@ -80,13 +94,16 @@ export function createRegistryCodec(url: string) {
      */
     async decodeMany<T = Record<string, unknown>>(
       buffers: ReadonlyArray<Buffer | null>,
+      options: { topic?: string } = {},
     ): Promise<Array<DecodeResult<T>>> {
       const ids = new Set<number>();
       for (const b of buffers) if (b && b.length >= 5 && b[0] === 0) ids.add(b.readInt32BE(1));
+      const subject = options.topic === undefined ? undefined : `${options.topic}-value`;
+      const foreign = new Set<number>();
       for (const id of ids) {
-        if (schemas.has(id)) continue;
         try {
-          await schemaFor(id);
+          if (!schemas.has(id)) await schemaFor(id);
+          if (subject !== undefined && !(await isVersionOf(id, subject))) foreign.add(id);
         } catch (err) {
           const status = (err as { status?: number }).status;
           if (status === undefined)
@@ -98,6 +115,14 @@ export function createRegistryCodec(url: string) {
         }
       }
       return buffers.map((b) => {
+        if (b && b.length >= 5 && b[0] === 0 && foreign.has(b.readInt32BE(1)))
+          return {
+            ok: false,
+            error: new FlywheelError(
+              'FW_SCHEMA_SUBJECT_MISMATCH',
+              `schema id ${b.readInt32BE(1)} is not a registered version of subject ${subject}`,
+            ),
+          };
         if (!b || b.length < 5 || b[0] !== 0) {
           return {
             ok: false,
@@ -146,6 +171,27 @@ export function createRegistryCodec(url: string) {
 }
 
 export type RegistryCodec = ReturnType<typeof createRegistryCodec>;
+
+/** How long "schema id X is not a version of subject S" is believed before it is looked up again. */
+const NEGATIVE_MEMBERSHIP_TTL_MS = 60_000;
+
+/** The subjects a schema id is registered under (Confluent API `GET /schemas/ids/{id}/versions`). */
+async function subjectsOf(url: string, id: number): Promise<string[]> {
+  const response = await fetch(`${url}/schemas/ids/${id}/versions`, {
+    signal: AbortSignal.timeout(5_000),
+  }).catch((err: unknown) => {
+    throw Object.assign(new Error(`GET /schemas/ids/${id}/versions: ${(err as Error).message}`), {
+      status: undefined,
+    });
+  });
+  if (response.status === 404) return [];
+  if (!response.ok)
+    throw Object.assign(new Error(`GET /schemas/ids/${id}/versions answered ${response.status}`), {
+      status: response.status >= 500 ? undefined : response.status,
+    });
+  const versions = (await response.json()) as Array<{ subject?: unknown }>;
+  return versions.map((v) => String(v.subject));
+}
 
 function toRegistryError(err: unknown, subject: string): FlywheelError {
   const status = (err as { status?: number }).status;

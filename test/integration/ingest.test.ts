@@ -20,8 +20,14 @@ const logger = quietLogger();
 const topics = { shop: uniqueName('it.ingest.shop'), outcomes: uniqueName('it.ingest.outcomes') };
 const sources = createSourceCatalogue(
   [
-    { name: 'shop', topic: topics.shop, keyField: 'user_id', limits: { maxEvents: 200 } },
-    { name: 'shop-outcomes', topic: topics.outcomes, keyField: 'user_id' },
+    {
+      name: 'shop',
+      topic: topics.shop,
+      keyField: 'user_id',
+      timestampField: 'ts',
+      limits: { maxEvents: 200 },
+    },
+    { name: 'shop-outcomes', topic: topics.outcomes, keyField: 'user_id', timestampField: 'ts' },
   ],
   (topic) =>
     loadSchemaFile(topic === topics.shop ? 'domains/shop/shop-order.avsc' : 'domains/shop/shop-outcome.avsc'),

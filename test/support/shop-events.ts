@@ -1,6 +1,7 @@
 import type { Kafka } from 'kafkajs';
 import { loadSchemaFile } from '../../schemas/catalog.ts';
 import { createProducer, ensureTopics } from '../../services/platform/kafka.ts';
+import { ownerPartition } from '../../services/platform/partitioner.ts';
 import type { RegistryCodec } from '../../services/platform/registry-codec.ts';
 import { createRng } from '../unit/core/prng.ts';
 
@@ -54,11 +55,12 @@ export function generateOrders(opts: {
   });
 }
 
-/** Stable partition of a user (so the test knows each partition's order). */
+/**
+ * The partition that owns a user: Kafka's default (murmur2) partitioner, the one Flywheel's ingest and
+ * SDK write with. Tests produce to it explicitly so they know each partition's order.
+ */
 export function partitionOf(userId: string, partitions: number): number {
-  let h = 0;
-  for (let i = 0; i < userId.length; i++) h = (Math.imul(h, 31) + userId.charCodeAt(i)) | 0;
-  return Math.abs(h) % partitions;
+  return ownerPartition(userId, partitions);
 }
 
 export async function createShopTopic(kafka: Kafka, topic: string, partitions: number): Promise<void> {

@@ -11,6 +11,11 @@ import type { AvroInput, AvroOutput } from './avro-types.ts';
  * date-time string with an offset (`2024-05-01T12:00:00Z`) and converts it to epoch milliseconds.
  * Fields with an Avro default are optional and filled with it; unknown fields are rejected.
  * bytes, fixed and unions other than ["null", T] have no unambiguous JSON form and are refused up front.
+ *
+ * Refusals name the problem, the value and the limit: `not a finite double (Infinity: out of double range;
+ * …; a double is a finite number within ±1.7976931348623157e+308)`, `int out of range (2147483648: an int
+ * is a whole number in the 32-bit range -2147483648 to 2147483647)`; a value of the wrong JS type reads
+ * `expected number, got string`. contractIssues puts the field path in front.
  */
 export type AvroContract<S> = z.ZodType<AvroOutput<S>, AvroInput<S>>;
 
@@ -20,6 +25,57 @@ const FLOAT32_MAX = 3.4028234663852886e38;
  * (its zig-zag step leaves the exact range): ±2^52 is the range that round-trips exactly.
  */
 const LONG_LIMIT = 2 ** 52;
+const INT_MIN = -(2 ** 31);
+const INT_MAX = 2 ** 31 - 1;
+
+/**
+ * What a numeric Avro type accepts, for refusals: `limit` completes "an int is …". The bounds only word
+ * the message; the zod schemas below decide what is accepted (a unit test checks the two agree).
+ */
+interface NumberRule {
+  readonly name: string;
+  readonly integer: boolean;
+  readonly min: number;
+  readonly max: number;
+  readonly limit: string;
+}
+
+const LONG_RANGE = `within ±2^52 (±${LONG_LIMIT})`;
+const INT_RULE: NumberRule = {
+  name: 'int',
+  integer: true,
+  min: INT_MIN,
+  max: INT_MAX,
+  limit: `a whole number in the 32-bit range ${INT_MIN} to ${INT_MAX}`,
+};
+const LONG_RULE: NumberRule = {
+  name: 'long',
+  integer: true,
+  min: -LONG_LIMIT,
+  max: LONG_LIMIT,
+  limit: `a whole number ${LONG_RANGE}`,
+};
+const FLOAT_RULE: NumberRule = {
+  name: 'float',
+  integer: false,
+  min: -FLOAT32_MAX,
+  max: FLOAT32_MAX,
+  limit: `a finite number within the float32 range ±${FLOAT32_MAX}`,
+};
+const DOUBLE_RULE: NumberRule = {
+  name: 'double',
+  integer: false,
+  min: -Number.MAX_VALUE,
+  max: Number.MAX_VALUE,
+  limit: `a finite number within ±${Number.MAX_VALUE}`,
+};
+const TIMESTAMP_RULE: NumberRule = {
+  name: 'timestamp',
+  integer: true,
+  min: -LONG_LIMIT,
+  max: LONG_LIMIT,
+  limit: `epoch milliseconds, a whole number ${LONG_RANGE}`,
+};
 
 function long(error: (issue: { input?: unknown }) => string): z.ZodType<number> {
   return z.int({ error }).min(-LONG_LIMIT, { error }).max(LONG_LIMIT, { error });
@@ -44,7 +100,12 @@ function build(type: unknown, named: Named, namespace: string | undefined): z.Zo
       return record(spec, named, namespace);
     case 'enum': {
       const symbols = spec.symbols as [string, ...string[]];
-      const schema = z.enum(symbols, { error: expected(`one of ${symbols.join(', ')}`) });
+      const what = `one of ${symbols.join(', ')}`;
+      const error = (issue: { input?: unknown }) =>
+        typeof issue.input === 'string'
+          ? `expected ${what}, got ${quote(issue.input)}`
+          : expected(what)(issue);
+      const schema = z.enum(symbols, { error });
       return define(spec, schema, named, namespace);
     }
     case 'array':
@@ -67,16 +128,15 @@ function primitive(name: string, named: Named, namespace: string | undefined): z
     case 'string':
       return z.string({ error: got('string') });
     case 'int':
-      return z.int32({ error: numeric('int (a 32-bit integer)') });
+      return z.int32({ error: numeric(INT_RULE) });
     case 'long':
-      return long(numeric('long (an integer within ±2^52)'));
-    case 'float':
-      return z
-        .number({ error: got('number') })
-        .min(-FLOAT32_MAX, { error: 'expected float within float32 range' })
-        .max(FLOAT32_MAX, { error: 'expected float within float32 range' });
+      return long(numeric(LONG_RULE));
+    case 'float': {
+      const error = numeric(FLOAT_RULE);
+      return z.number({ error }).min(-FLOAT32_MAX, { error }).max(FLOAT32_MAX, { error });
+    }
     case 'double':
-      return z.number({ error: got('number') });
+      return z.number({ error: numeric(DOUBLE_RULE) });
     case 'bytes':
       throw unsupported(name);
     default: {
@@ -88,7 +148,14 @@ function primitive(name: string, named: Named, namespace: string | undefined): z
 }
 
 function timestampMillis(): z.ZodType {
-  const error = expected('timestamp: epoch milliseconds (integer) or ISO-8601 date-time with offset');
+  const wrongType = expected('timestamp: epoch milliseconds (integer) or ISO-8601 date-time with offset');
+  const error = (issue: { input?: unknown }) => {
+    const input = issue.input;
+    if (typeof input === 'number') return numberProblem(input, TIMESTAMP_RULE);
+    if (typeof input === 'string')
+      return `not an ISO-8601 date-time with an offset (${quote(input)}: a timestamp string reads like 2024-05-01T12:00:00Z or 2024-05-01T14:00:00+02:00; a number is ${TIMESTAMP_RULE.limit})`;
+    return wrongType(issue);
+  };
   return z
     .union([long(error), z.iso.datetime({ offset: true, error })], { error })
     .transform((v) => (typeof v === 'number' ? v : Date.parse(v)));
@@ -130,10 +197,27 @@ function record(spec: Spec, named: Named, outer: string | undefined): z.ZodType 
   return built;
 }
 
-/** For integer types: a number that is fractional or out of range gets the precise expectation. */
-function numeric(what: string) {
+/** For numeric types: a number says what is wrong with it (value and limit); anything else, its type. */
+function numeric(rule: NumberRule) {
   return (issue: { input?: unknown }) =>
-    typeof issue.input === 'number' ? `expected ${what}, got ${issue.input}` : expected('number')(issue);
+    typeof issue.input === 'number' ? numberProblem(issue.input, rule) : expected('number')(issue);
+}
+
+/**
+ * Why `value` is not a valid `rule.name`: not finite (NaN, or ±Infinity, which is what JSON.parse makes
+ * of a number beyond the double range such as 1e400), not whole, or out of range. Each names the value
+ * and the limit: `int out of range (2147483648: an int is a whole number in the 32-bit range …)`.
+ */
+function numberProblem(value: number, rule: NumberRule): string {
+  const a = /^[aeiou]/.test(rule.name) ? 'an' : 'a';
+  const limit = `${a} ${rule.name} is ${rule.limit}`;
+  if (Number.isNaN(value)) return `not a finite ${rule.name} (NaN: not a number; ${limit})`;
+  if (!Number.isFinite(value))
+    return `not a finite ${rule.name} (${value}: out of double range; JSON.parse reads a number such as ${value < 0 ? '-' : ''}1e400 as ${value}; ${limit})`;
+  if (rule.integer && !Number.isInteger(value)) return `not an integer (${value}: ${limit})`;
+  if (value < rule.min || value > rule.max) return `${rule.name} out of range (${value}: ${limit})`;
+  // Unreachable while the rules match the zod schemas; still a message with the value and the limit.
+  return `not a valid ${rule.name} (${value}: ${limit})`;
 }
 
 /** The error map sees the input (final issues do not carry it): a missing field says so plainly. */
@@ -153,6 +237,11 @@ function define(spec: Spec, schema: z.ZodType, named: Named, outer: string | und
 function namespaceOf(name: string): string | undefined {
   const dot = name.lastIndexOf('.');
   return dot > 0 ? name.slice(0, dot) : undefined;
+}
+
+/** A string value for a message: JSON-quoted, cut to 60 characters so a refusal stays one short line. */
+function quote(value: string): string {
+  return JSON.stringify(value.length > 60 ? `${value.slice(0, 60)}…` : value);
 }
 
 function kind(value: unknown): string {

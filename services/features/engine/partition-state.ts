@@ -20,8 +20,24 @@ export interface Checkpoint {
   /** Highest event time seen on the partition; the watermark is this minus the allowed lateness. */
   maxEventTime: number;
   accepted: number;
+  /** Dead-lettered as late (behind the watermark); also counted in `deadLetters`. */
   late: number;
+  /** Dead-lettered for any other reason (undecodable, out of bounds, bad key…); also in `deadLetters`. */
   invalid: number;
+  /** Dead letters by error code (FW_EVENT_LATE, FW_DECODE_FAILED, …), for operators. */
+  deadLetters: Record<string, number>;
+  /** Records sent on to the partition that owns their entity (another producer's partitioner). */
+  rerouted: number;
+  /**
+   * Rerouted copies skipped: a repeat of one decided here (the sender retried or restarted), or another
+   * consumer group's copy (that group's business: this group reroutes the original itself).
+   */
+  duplicates: number;
+  /**
+   * For records rerouted here: by origin partition, the highest origin offset decided here. A sender
+   * reroutes in offset order, so any copy at or below it was decided already (see docs/partitioning.md).
+   */
+  origins: Record<string, number>;
   /**
    * How far ClickHouse has everything (it is written after Redis, off the freshness path): records in
    * [offline.next, next) are replayed into ClickHouse only, with the watermark state saved here.
@@ -32,6 +48,8 @@ export interface Checkpoint {
 export interface OfflinePosition {
   next: number;
   maxEventTime: number;
+  /** The checkpoint's `origins` at `next`: the replay skips rerouted duplicates as the fold did. */
+  origins: Record<string, number>;
 }
 
 export const EMPTY_CHECKPOINT: Checkpoint = {
@@ -40,8 +58,22 @@ export const EMPTY_CHECKPOINT: Checkpoint = {
   accepted: 0,
   late: 0,
   invalid: 0,
-  offline: { next: 0, maxEventTime: Number.NEGATIVE_INFINITY },
+  deadLetters: {},
+  rerouted: 0,
+  duplicates: 0,
+  origins: {},
+  offline: { next: 0, maxEventTime: Number.NEGATIVE_INFINITY, origins: {} },
 };
+
+/** A checkpoint that shares nothing with `cp` (its counters by code and origins are objects too). */
+export function copyCheckpoint(cp: Checkpoint): Checkpoint {
+  return {
+    ...cp,
+    deadLetters: { ...cp.deadLetters },
+    origins: { ...cp.origins },
+    offline: { ...cp.offline, origins: { ...cp.offline.origins } },
+  };
+}
 
 export interface SourceEvent {
   offset: number;
@@ -72,6 +104,9 @@ export interface EntityWrite {
 }
 
 export type ApplyResult = 'accepted' | 'late';
+
+/** The dead-letter code of a late event (the error catalogue's FW_EVENT_LATE). */
+export const LATE_CODE = 'FW_EVENT_LATE';
 
 export function tileKey(viewId: string, entity: string, field: string): string {
   return `${viewId}\u0000${entity}\u0000${field}`;
@@ -113,7 +148,7 @@ export class PartitionState {
     checkpoint: Checkpoint,
     private readonly maxCachedTiles = 100_000,
   ) {
-    this.checkpoint = { ...checkpoint };
+    this.checkpoint = copyCheckpoint(checkpoint);
     this.viewStates = views.map((view) => ({ view, entities: new Map() }));
     for (const vs of this.viewStates) this.byViewId.set(vs.view.id, vs);
   }
@@ -201,6 +236,7 @@ export class PartitionState {
     cp.next = e.offset + 1;
     if (e.eventTime < this.watermark()) {
       cp.late++;
+      cp.deadLetters[LATE_CODE] = (cp.deadLetters[LATE_CODE] ?? 0) + 1;
       return 'late';
     }
     if (e.eventTime > cp.maxEventTime) cp.maxEventTime = e.eventTime;
@@ -238,9 +274,36 @@ export class PartitionState {
     return 'accepted';
   }
 
-  /** Counts a record that could not be decoded or validated (it is dead-lettered, not folded). */
-  countInvalid(): void {
-    this.checkpoint.invalid++;
+  /** Counts a record dead-lettered for `code` before folding (undecodable, out of bounds, bad key…). */
+  countInvalid(code: string): void {
+    const cp = this.checkpoint;
+    cp.invalid++;
+    cp.deadLetters[code] = (cp.deadLetters[code] ?? 0) + 1;
+  }
+
+  /** Counts a rerouted copy skipped without a look (another consumer group's). */
+  countSkippedCopy(): void {
+    this.checkpoint.duplicates++;
+  }
+
+  /** Counts a record sent on to the partition that owns its entity. */
+  countRerouted(): void {
+    this.checkpoint.rerouted++;
+  }
+
+  /**
+   * Decides a rerouted copy's fate by its origin: true when it is new here (and remembers it as
+   * decided), false when a copy of it was decided before (a duplicate, counted and skipped).
+   */
+  admitOrigin(partition: number, offset: number): boolean {
+    const cp = this.checkpoint;
+    const key = String(partition);
+    if (offset <= (cp.origins[key] ?? -1)) {
+      cp.duplicates++;
+      return false;
+    }
+    cp.origins[key] = offset;
+    return true;
   }
 
   /** Moves the checkpoint past the last record of a chunk, whatever became of it. */
@@ -272,7 +335,7 @@ export class PartitionState {
     this.dirtyTiles = [];
     this.dirtyEntities = [];
     if (this.cachedTiles > this.maxCachedTiles) this.evict();
-    return { tiles, entities, checkpoint: { ...this.checkpoint } };
+    return { tiles, entities, checkpoint: copyCheckpoint(this.checkpoint) };
   }
 
   /** Tiles held in memory (loaded, created or folded, not yet evicted or expired). */

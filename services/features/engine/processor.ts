@@ -9,6 +9,14 @@ import type { MetricsRegistry } from '../../platform/metrics.ts';
 import type { RegistryCodec } from '../../platform/registry-codec.ts';
 import type { CompiledView } from '../definition.ts';
 import type { OfflineStore } from '../offline-store.ts';
+import {
+  type Admission,
+  admit,
+  decodable,
+  parseOrigin,
+  REROUTED_FROM_HEADER,
+  type SourceRecord,
+} from './admission.ts';
 import { createOfflineWriter } from './offline-writer.ts';
 import { PartitionQueue } from './partition-queue.ts';
 import {
@@ -18,6 +26,7 @@ import {
   type TileWrite,
   tileKey,
 } from './partition-state.ts';
+import type { Reroute, Rerouter } from './rerouter.ts';
 import { encodeTile } from './tile-codec.ts';
 import { createTileStore } from './tile-store.ts';
 
@@ -44,8 +53,6 @@ export interface ProcessorOptions {
    * store (and the crash-replay position) trails Redis by about this much.
    */
   offlineIntervalMs: number;
-  /** Longest accepted entity key, in characters. */
-  maxEntityKeyLength: number;
   /** Called after each committed flush, e.g. by the benchmark to measure freshness. */
   onCommit?: (info: {
     topic: string;
@@ -59,7 +66,6 @@ export const DEFAULT_PROCESSOR_OPTIONS = {
   maxEventsPerFlush: 5_000,
   partitionsConsumedConcurrently: 4,
   offlineIntervalMs: 250,
-  maxEntityKeyLength: 256,
 };
 
 export interface ProcessorDeps {
@@ -69,20 +75,29 @@ export interface ProcessorDeps {
   codec: RegistryCodec;
   offline: OfflineStore;
   deadLetters: DeadLetterWriter;
+  rerouter: Rerouter;
   logger: Logger;
   metrics: MetricsRegistry;
 }
 
 /**
- * What a queued record keeps of kafkajs's message: the rest (headers, timestamps, batch context) would
- * survive young-generation collections while the record waits for its flush, and be copied and promoted.
+ * What a queued record keeps of kafkajs's message (SourceRecord): the rest (headers, batch context)
+ * would survive young-generation collections while the record waits for its flush, and be promoted.
  */
-type SourceRecord = Pick<KafkaMessage, 'offset' | 'key' | 'value'>;
+function toSourceRecord(m: KafkaMessage): SourceRecord {
+  const header = m.headers?.[REROUTED_FROM_HEADER];
+  const reroutedFrom = header === undefined ? undefined : parseOrigin(header);
+  const record: SourceRecord = { offset: m.offset, key: m.key, value: m.value, timestamp: m.timestamp };
+  if (reroutedFrom) record.reroutedFrom = reroutedFrom;
+  return record;
+}
 
 interface Owned {
   topic: string;
   partition: number;
   epoch: string;
+  /** The topic's partition count when claimed: which partition owns a key. */
+  partitions: number;
   state: PartitionState;
   /** Where ClickHouse has everything; advanced when a queued offline write completes. */
   offline: OfflinePosition;
@@ -121,6 +136,7 @@ export function createFeatureProcessor(deps: ProcessorDeps, options: ProcessorOp
   const tiles = createTileStore(deps.redis, deps.redisPrefix);
   const viewsByTopic = groupViews(options.views);
   const owned = new Map<string, Owned>();
+  const partitionCounts = new Map<string, Promise<number>>();
   const writer = createOfflineWriter(deps.offline, {
     maxQueuedBytes: MAX_QUEUED_OFFLINE_BYTES,
     intervalMs: options.offlineIntervalMs,
@@ -155,6 +171,7 @@ export function createFeatureProcessor(deps: ProcessorDeps, options: ProcessorOp
       topic,
       partition,
       epoch,
+      partitions: await partitionCount(topic),
       state: new PartitionState(topicViews.views, topicViews.latenessMs, checkpoint),
       offline: { ...checkpoint.offline },
       offlineError: undefined,
@@ -171,25 +188,26 @@ export function createFeatureProcessor(deps: ProcessorDeps, options: ProcessorOp
     return o;
   }
 
-  function toEvent(
-    topic: string,
-    m: SourceRecord,
-    record: Record<string, unknown>,
-  ): SourceEvent | FlywheelError {
-    const { keyField, timestampField } = viewsByTopic.get(topic)!.source;
-    const entity = record[keyField];
-    const eventTime = record[timestampField];
-    if (typeof entity !== 'string' || entity.length === 0 || entity.length > options.maxEntityKeyLength) {
-      return new FlywheelError(
-        'FW_EVENT_INVALID',
-        `field ${keyField} must be a non-empty string of at most ${options.maxEntityKeyLength} characters`,
-      );
+  /** The topic's partition count, looked up once per group generation (a rejoin forgets it). */
+  async function partitionCount(topic: string): Promise<number> {
+    let count = partitionCounts.get(topic);
+    if (!count) {
+      count = fetchPartitionCount(deps.kafka, topic);
+      partitionCounts.set(topic, count);
+      count.catch(() => partitionCounts.delete(topic));
     }
-    const ts = typeof eventTime === 'bigint' ? Number(eventTime) : eventTime;
-    if (typeof ts !== 'number' || !Number.isFinite(ts) || ts < 0) {
-      return new FlywheelError('FW_EVENT_INVALID', `field ${timestampField} must be epoch milliseconds`);
-    }
-    return { offset: Number(m.offset), entity, eventTime: ts, record };
+    return count;
+  }
+
+  /** Decodes a chunk and decides each record's fate (admission.ts); oversize values stay undecoded. */
+  async function decide(o: Owned, messages: readonly SourceRecord[]): Promise<Admission[]> {
+    const source = viewsByTopic.get(o.topic)!.source;
+    const decoded = await deps.codec.decodeMany(
+      messages.map((m) => (decodable(m.value, source) ? m.value : null)),
+      { topic: o.topic },
+    );
+    const ctx = { group: options.groupId, partition: o.partition, partitions: o.partitions, now: Date.now() };
+    return messages.map((m, i) => admit(m, decoded[i], source, ctx));
   }
 
   async function processChunk(
@@ -199,18 +217,25 @@ export function createFeatureProcessor(deps: ProcessorDeps, options: ProcessorOp
     messages: readonly SourceRecord[],
   ): Promise<number> {
     const t0 = performance.now();
-    const decoded = await deps.codec.decodeMany(messages.map((m) => m.value));
+    const admissions = await decide(o, messages);
     const letters: DeadLetter[] = [];
+    const reroutes: Reroute[] = [];
     const candidates: Array<{ event: SourceEvent; message: SourceRecord }> = [];
     const letter = (m: SourceRecord, error: FlywheelError) =>
       letters.push({ topic, partition, offset: Number(m.offset), key: m.key, value: m.value, error });
     messages.forEach((m, i) => {
-      const d = decoded[i]!;
-      const event = d.ok ? toEvent(topic, m, d.value) : d.error;
-      if (event instanceof FlywheelError) {
-        letter(m, event);
-        o.state.countInvalid();
-      } else candidates.push({ event, message: m });
+      const a = admissions[i]!;
+      if (a.kind === 'event') {
+        if (!a.origin || o.state.admitOrigin(a.origin.partition, a.origin.offset))
+          candidates.push({ event: a.event, message: m });
+      } else if (a.kind === 'dead') {
+        letter(m, new FlywheelError(a.code, a.message));
+        o.state.countInvalid(a.code);
+      } else if (a.kind === 'reroute') {
+        const origin = { partition, offset: Number(m.offset), group: options.groupId };
+        reroutes.push({ to: a.to, key: m.key, value: m.value, timestamp: m.timestamp, origin });
+        o.state.countRerouted();
+      } else o.state.countSkippedCopy();
     });
     const missing = o.state.missingTiles(candidates.map((c) => c.event));
     if (missing.length > 0) {
@@ -236,10 +261,11 @@ export function createFeatureProcessor(deps: ProcessorDeps, options: ProcessorOp
     o.state.advanceTo(Number(messages.at(-1)!.offset) + 1);
     const { tiles: tileWrites, entities, checkpoint } = o.state.drain();
 
-    // Dead letters first (at-least-once), then Redis: tiles + checkpoint atomically — the moment the
-    // features become visible. ClickHouse follows off the freshness path; the checkpoint remembers how far
-    // it got, so a crash before it catches up is repaired by replaying [offline.next, next) into it alone.
-    await deps.deadLetters.send(letters);
+    // Dead letters and rerouted copies first (at-least-once), then Redis: tiles + checkpoint atomically —
+    // the moment the features become visible. ClickHouse follows off the freshness path; the checkpoint
+    // remembers how far it got, so a crash before it catches up is repaired by replaying
+    // [offline.next, next) into it alone.
+    await Promise.all([deps.deadLetters.send(letters), deps.rerouter.send(topic, reroutes)]);
     checkpoint.offline = { ...o.offline };
     const committed = await tiles.commit({
       group: options.groupId,
@@ -253,13 +279,18 @@ export function createFeatureProcessor(deps: ProcessorDeps, options: ProcessorOp
     });
     redisCommands.inc({}, committed.commands);
     o.persistedNext = checkpoint.next;
-    const after: OfflinePosition = { next: checkpoint.next, maxEventTime: checkpoint.maxEventTime };
+    const after: OfflinePosition = {
+      next: checkpoint.next,
+      maxEventTime: checkpoint.maxEventTime,
+      origins: checkpoint.origins,
+    };
     queueOffline(topic, partition, o, after, accepted, tileWrites);
 
     const committedAt = Date.now();
     eventsTotal.inc({ topic, outcome: 'accepted' }, accepted.length);
     for (const l of letters)
       eventsTotal.inc({ topic, outcome: l.error.code === 'FW_EVENT_LATE' ? 'late' : 'invalid' });
+    if (reroutes.length > 0) eventsTotal.inc({ topic, outcome: 'rerouted' }, reroutes.length);
     for (const e of accepted) freshness.observe((committedAt - e.eventTime) / 1000);
     flushSeconds.observe((performance.now() - t0) / 1000);
     options.onCommit?.({ topic, partition, events: accepted, committedAt });
@@ -308,17 +339,24 @@ export function createFeatureProcessor(deps: ProcessorDeps, options: ProcessorOp
     messages: readonly SourceRecord[],
   ): Promise<void> {
     const { views, latenessMs } = viewsByTopic.get(topic)!;
-    const decoded = await deps.codec.decodeMany(messages.map((m) => m.value));
+    const admissions = await decide(o, messages);
     let maxEventTime = o.offline.maxEventTime;
+    const origins = { ...o.offline.origins };
     const accepted: SourceEvent[] = [];
     const touched = new Map<
       string,
       { key: string; view: CompiledView; entity: string; field: string; ref: TileRef }
     >();
-    messages.forEach((m, i) => {
-      const d = decoded[i]!;
-      const event = d.ok ? toEvent(topic, m, d.value) : d.error;
-      if (event instanceof FlywheelError || event.eventTime < maxEventTime - latenessMs) return;
+    for (const a of admissions) {
+      if (a.kind !== 'event') continue;
+      if (a.origin) {
+        // The same duplicate rule as the live fold, from the origins saved with the offline position.
+        const key = String(a.origin.partition);
+        if (a.origin.offset <= (origins[key] ?? -1)) continue;
+        origins[key] = a.origin.offset;
+      }
+      const event = a.event;
+      if (event.eventTime < maxEventTime - latenessMs) continue;
       maxEventTime = Math.max(maxEventTime, event.eventTime);
       accepted.push(event);
       for (const view of views) {
@@ -328,7 +366,7 @@ export function createFeatureProcessor(deps: ProcessorDeps, options: ProcessorOp
           if (!touched.has(key)) touched.set(key, { key, view, entity: event.entity, field, ref });
         }
       }
-    });
+    }
     const loaded = await tiles.loadTiles([...touched.values()]);
     const writes: TileWrite[] = [];
     for (const t of loaded.tiles) {
@@ -348,7 +386,7 @@ export function createFeatureProcessor(deps: ProcessorDeps, options: ProcessorOp
       deps.offline.insertEvents(topic, partition, accepted),
       deps.offline.insertTiles(partition, writes),
     ]);
-    o.offline = { next: Number(messages.at(-1)!.offset) + 1, maxEventTime };
+    o.offline = { next: Number(messages.at(-1)!.offset) + 1, maxEventTime, origins };
     await commitKafkaOffset(topic, partition, o.offline.next);
     log.info('replayed records into ClickHouse after a restart', {
       topic,
@@ -423,7 +461,7 @@ export function createFeatureProcessor(deps: ProcessorDeps, options: ProcessorOp
     // Everything below the checkpoint is in Redis already, and what is queued is queued once.
     const fresh = batch.messages.filter((m) => Number(m.offset) >= o.queuedNext);
     if (fresh.length > 0) {
-      o.queue.push(fresh.map((m) => ({ offset: m.offset, key: m.key, value: m.value })));
+      o.queue.push(fresh.map(toSourceRecord));
       o.queuedNext = Number(fresh.at(-1)!.offset) + 1;
     }
     if (batch.messages.length > 0) resolveOffset(batch.lastOffset());
@@ -454,6 +492,7 @@ export function createFeatureProcessor(deps: ProcessorDeps, options: ProcessorOp
       // A (re)join may move partitions: give every one up; the next batch reclaims it from Redis.
       consumer.on(consumer.events.GROUP_JOIN, () => {
         for (const [key, o] of owned) release(key, o);
+        partitionCounts.clear();
       });
       await consumer.connect();
       await subscribeWithRetry(consumer, { topics: [...viewsByTopic.keys()], fromBeginning: true });
@@ -525,6 +564,19 @@ export function nextFlushSize(size: number, taken: number, tileWrites: number, m
   return Math.min(maxEvents, Math.max(size, Math.floor(taken * growth)));
 }
 
+async function fetchPartitionCount(kafka: Kafka, topic: string): Promise<number> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const { topics } = await admin.fetchTopicMetadata({ topics: [topic] });
+    const count = topics[0]?.partitions.length ?? 0;
+    if (count === 0) throw new FlywheelError('FW_KAFKA_UNAVAILABLE', `no partition metadata for ${topic}`);
+    return count;
+  } finally {
+    await admin.disconnect().catch(() => undefined);
+  }
+}
+
 function groupViews(views: readonly CompiledView[]) {
   const byTopic = new Map<
     string,
@@ -539,11 +591,12 @@ function groupViews(views: readonly CompiledView[]) {
     const same =
       entry.source.keyField === v.source.keyField &&
       entry.source.timestampField === v.source.timestampField &&
-      entry.latenessMs === v.source.allowedLatenessMs;
+      entry.latenessMs === v.source.allowedLatenessMs &&
+      JSON.stringify(entry.source.rules) === JSON.stringify(v.source.rules);
     if (!same) {
       throw new FlywheelError(
         'FW_FEATURE_VIEW_INVALID',
-        `views on topic ${v.source.topic} disagree on key, timestamp field or allowed lateness (${v.id} vs ${entry.views[0]!.id})`,
+        `views on topic ${v.source.topic} disagree on key, timestamp field, allowed lateness or event bounds (${v.id} vs ${entry.views[0]!.id})`,
       );
     }
     entry.views.push(v);

@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis';
 import { FlywheelError } from '../../platform/errors.ts';
 import type { CompiledView } from '../definition.ts';
 import type { Checkpoint, EntityWrite, TileWrite } from './partition-state.ts';
-import { EMPTY_CHECKPOINT } from './partition-state.ts';
+import { copyCheckpoint, EMPTY_CHECKPOINT } from './partition-state.ts';
 import { decodeTile, type TileState } from './tile-codec.ts';
 
 /**
@@ -94,7 +94,7 @@ export function createTileStore(redis: Redis, prefix: string) {
         .incr(epochKey(group, topic, partition))
         .hget(checkpointKey(group, topic), String(partition))
         .exec()) as [[null, number], [null, string | null]];
-      const checkpoint = stored ? parseCheckpoint(stored) : { ...EMPTY_CHECKPOINT };
+      const checkpoint = stored ? parseCheckpoint(stored) : copyCheckpoint(EMPTY_CHECKPOINT);
       return { epoch: String(epoch), checkpoint };
     },
 
@@ -209,13 +209,22 @@ export function createTileStore(redis: Redis, prefix: string) {
 
 export type TileStore = ReturnType<typeof createTileStore>;
 
-function parseCheckpoint(text: string): Checkpoint {
+export function parseCheckpoint(text: string): Checkpoint {
   const cp = JSON.parse(text) as Checkpoint & { maxEventTime: number | null };
   // JSON has no -Infinity: an empty watermark is stored as null.
-  const offline = cp.offline ?? { next: cp.next, maxEventTime: cp.maxEventTime };
+  const offline = cp.offline ?? { next: cp.next, maxEventTime: cp.maxEventTime, origins: cp.origins };
   return {
     ...cp,
+    // Checkpoints written before these counters existed read as zero.
+    deadLetters: cp.deadLetters ?? {},
+    rerouted: cp.rerouted ?? 0,
+    duplicates: cp.duplicates ?? 0,
+    origins: cp.origins ?? {},
     maxEventTime: cp.maxEventTime ?? Number.NEGATIVE_INFINITY,
-    offline: { next: offline.next, maxEventTime: offline.maxEventTime ?? Number.NEGATIVE_INFINITY },
+    offline: {
+      next: offline.next,
+      maxEventTime: offline.maxEventTime ?? Number.NEGATIVE_INFINITY,
+      origins: offline.origins ?? {},
+    },
   };
 }

@@ -77,20 +77,26 @@ test('each primitive rejects the wrong JS type with its field path', () => {
   const cases: Array<[string, unknown, RegExp]> = [
     ['s', 1, /expected string, got number/],
     ['b', 'true', /expected boolean, got string/],
-    ['i', 1.5, /expected int/],
-    ['i', 2 ** 31, /32-bit integer/],
-    ['i', -(2 ** 31) - 1, /32-bit integer/],
-    ['l', 2 ** 53, /within ±2\^52/],
-    ['l', -(2 ** 52) - 1, /within ±2\^52/],
-    ['l', 0.5, /expected long/],
-    ['f', 1e39, /float32/],
-    ['d', 'NaN', /expected number, got string/],
-    ['e', 'BLUE', /expected one of RED, GREEN/],
+    ['i', 1.5, /^not an integer \(1\.5: an int is a whole number in the 32-bit range/],
+    ['i', 2 ** 31, /^int out of range \(2147483648: .*32-bit range -2147483648 to 2147483647\)$/],
+    ['i', -(2 ** 31) - 1, /^int out of range \(-2147483649: .*32-bit range -2147483648 to 2147483647\)$/],
+    ['l', 2 ** 53, /^long out of range \(9007199254740992: .*within ±2\^52 \(±4503599627370496\)\)$/],
+    ['l', -(2 ** 52) - 1, /^long out of range \(-4503599627370497: .*within ±2\^52/],
+    ['l', 0.5, /^not an integer \(0\.5: a long is a whole number within ±2\^52/],
+    ['f', 1e39, /^float out of range \(1e\+39: .*float32 range ±3\.4028234663852886e\+38\)$/],
+    ['d', 'NaN', /^expected number, got string$/],
+    ['e', 'BLUE', /^expected one of RED, GREEN, got "BLUE"$/],
+    ['e', 3, /^expected one of RED, GREEN, got number$/],
     ['tags', 'a', /expected array, got string/],
     ['scores', [], /expected object \(map\), got array/],
-    ['opt', 'x', /expected number, got string/],
-    ['ts', 'yesterday', /expected timestamp/],
-    ['ts', 1.5, /expected timestamp/],
+    ['opt', 'x', /^expected number, got string$/],
+    ['ts', 'yesterday', /^not an ISO-8601 date-time with an offset \("yesterday": .*2024-05-01T12:00:00Z/],
+    ['ts', 1.5, /^not an integer \(1\.5: a timestamp is epoch milliseconds, a whole number within ±2\^52/],
+    [
+      'ts',
+      true,
+      /^expected timestamp: epoch milliseconds \(integer\) or ISO-8601 date-time with offset, got boolean$/,
+    ],
   ];
   for (const [field, value, message] of cases) {
     const issues = issuesFor({ ...valid(), [field]: value });
@@ -98,6 +104,98 @@ test('each primitive rejects the wrong JS type with its field path', () => {
     assert.equal(issues[0]!.path, field);
     assert.match(issues[0]!.message, message, `${field}=${String(value)}`);
   }
+});
+
+test('a number of the right JS type but out of range or not finite: the message names field, value and limit', () => {
+  const INT = 'an int is a whole number in the 32-bit range -2147483648 to 2147483647';
+  const LONG = 'a long is a whole number within ±2^52 (±4503599627370496)';
+  const FLOAT = 'a float is a finite number within the float32 range ±3.4028234663852886e+38';
+  const DOUBLE = 'a double is a finite number within ±1.7976931348623157e+308';
+  const cases: Array<[string, unknown, string]> = [
+    // JSON.parse turns a number beyond the double range into Infinity: ingest used to say "expected number, got number".
+    [
+      'd',
+      JSON.parse('1e400'),
+      `d: not a finite double (Infinity: out of double range; JSON.parse reads a number such as 1e400 as Infinity; ${DOUBLE})`,
+    ],
+    [
+      'd',
+      Number.NEGATIVE_INFINITY,
+      `d: not a finite double (-Infinity: out of double range; JSON.parse reads a number such as -1e400 as -Infinity; ${DOUBLE})`,
+    ],
+    // NaN never comes out of JSON, but the SDK hands JS objects straight to the contract.
+    ['d', Number.NaN, `d: not a finite double (NaN: not a number; ${DOUBLE})`],
+    ['f', 3.5e38, `f: float out of range (3.5e+38: ${FLOAT})`],
+    ['f', -3.5e38, `f: float out of range (-3.5e+38: ${FLOAT})`],
+    [
+      'f',
+      Number.POSITIVE_INFINITY,
+      `f: not a finite float (Infinity: out of double range; JSON.parse reads a number such as 1e400 as Infinity; ${FLOAT})`,
+    ],
+    ['f', Number.NaN, `f: not a finite float (NaN: not a number; ${FLOAT})`],
+    ['i', 2 ** 31, `i: int out of range (2147483648: ${INT})`],
+    ['i', 1.5, `i: not an integer (1.5: ${INT})`],
+    ['i', Number.NaN, `i: not a finite int (NaN: not a number; ${INT})`],
+    ['l', 2 ** 53, `l: long out of range (9007199254740992: ${LONG})`],
+    ['l', -(2 ** 53), `l: long out of range (-9007199254740992: ${LONG})`],
+    [
+      'l',
+      Number.POSITIVE_INFINITY,
+      `l: not a finite long (Infinity: out of double range; JSON.parse reads a number such as 1e400 as Infinity; ${LONG})`,
+    ],
+    [
+      'ts',
+      2 ** 53,
+      'ts: timestamp out of range (9007199254740992: a timestamp is epoch milliseconds, a whole number within ±2^52 (±4503599627370496))',
+    ],
+  ];
+  for (const [field, value, message] of cases) {
+    const issues = issuesFor({ ...valid(), [field]: value });
+    assert.equal(describeIssues(issues), message, `${field}=${String(value)}`);
+  }
+  // Nested and in maps the path leads the same message (issues in schema field order); ingest parses with JSON.parse.
+  const body = JSON.parse('{"events": [{"sku": "a", "amount": 1e400}], "scores": {"x": -1e400}}');
+  assert.equal(
+    describeIssues(issuesFor({ ...valid(), ...body })),
+    `scores.x: not a finite double (-Infinity: out of double range; JSON.parse reads a number such as -1e400 as -Infinity; ${DOUBLE}); ` +
+      `events[0].amount: not a finite double (Infinity: out of double range; JSON.parse reads a number such as 1e400 as Infinity; ${DOUBLE})`,
+  );
+  // Wrong JS types keep the short form, and a missing field says so.
+  assert.equal(describeIssues(issuesFor({ ...valid(), d: '1.5' })), 'd: expected number, got string');
+  assert.equal(describeIssues(issuesFor({ ...valid(), i: 10n })), 'i: expected number, got bigint');
+  assert.equal(describeIssues(issuesFor({ ...valid(), f: null })), 'f: expected number, got null');
+});
+
+test('every refused number gets a specific reason (the wording rules agree with the zod schemas)', () => {
+  const edges = [
+    Number.NaN,
+    Number.POSITIVE_INFINITY,
+    Number.NEGATIVE_INFINITY,
+    Number.MAX_VALUE,
+    -Number.MAX_VALUE,
+    Number.MIN_VALUE,
+    0.5,
+    2 ** 31,
+    -(2 ** 31) - 1,
+    2 ** 52 + 2,
+    -(2 ** 52) - 2,
+    2 ** 53,
+    2 ** 60,
+    3.4028234663852886e38 * (1 + 2 ** -52),
+    3.5e38,
+  ];
+  for (const field of ['i', 'l', 'f', 'd', 'ts'])
+    for (const value of edges) {
+      const r = contract.safeParse({ ...valid(), [field]: value });
+      if (r.success) continue;
+      const [issue] = contractIssues(r.error);
+      assert.match(
+        issue!.message,
+        /^(not a finite \w+|not an integer|\w+ out of range) \(/,
+        `${field}=${value}: ${issue!.message}`,
+      );
+      assert.ok(issue!.message.includes(`(${value}`), `${field}=${value} names the value: ${issue!.message}`);
+    }
 });
 
 test('int bounds are inclusive; long accepts ±2^52 (what avsc round-trips); null only where the union allows it', () => {
@@ -115,7 +213,12 @@ test('timestamp-millis accepts ISO-8601 with an offset and converts to epoch ms'
   );
   assert.equal(contract.parse({ ...valid(), ts: '2024-05-01T14:00:00+02:00' }).ts, Date.UTC(2024, 4, 1, 12));
   // Without an offset the instant is ambiguous: refused.
-  assert.match(issuesFor({ ...valid(), ts: '2024-05-01T12:00:00' })[0]!.message, /ISO-8601/);
+  assert.equal(
+    issuesFor({ ...valid(), ts: '2024-05-01T12:00:00' })[0]!.message,
+    'not an ISO-8601 date-time with an offset ("2024-05-01T12:00:00": a timestamp string reads like ' +
+      '2024-05-01T12:00:00Z or 2024-05-01T14:00:00+02:00; a number is epoch milliseconds, a whole number ' +
+      'within ±2^52 (±4503599627370496))',
+  );
 });
 
 test('missing and unknown fields are named by path; nested paths read events[3].amount', () => {

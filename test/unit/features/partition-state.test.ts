@@ -53,7 +53,11 @@ test('an event older than maxEventTime − lateness is late: counted, not folded
     accepted: 3,
     late: 1,
     invalid: 0,
-    offline: { next: 0, maxEventTime: Number.NEGATIVE_INFINITY },
+    deadLetters: { FW_EVENT_LATE: 1 },
+    rerouted: 0,
+    duplicates: 0,
+    origins: {},
+    offline: { next: 0, maxEventTime: Number.NEGATIVE_INFINITY, origins: {} },
   });
   const lateTile = tiles.find((t) => t.ref.res === MINUTE && t.ref.start === T0 + 4 * MINUTE);
   assert.equal(lateTile, undefined, 'the late event touched no tile');

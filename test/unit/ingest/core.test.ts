@@ -36,7 +36,8 @@ test('the catalogue maps demo sources to topics and key fields', () => {
     ],
   );
   assert.throws(
-    () => createSourceCatalogue([{ name: 'x', topic: 'events.shop', keyField: 'device' }]),
+    () =>
+      createSourceCatalogue([{ name: 'x', topic: 'events.shop', keyField: 'device', timestampField: 'ts' }]),
     /key field/,
   );
 });
@@ -111,4 +112,43 @@ test('hostile input: deep nesting is refused iteratively (no stack overflow)', (
   assert.match(!r.ok ? r.errors[0]!.message : '', /nested deeper than 32 levels/);
   const wide = validateBatch([1, 'x', null], shop);
   assert.equal(wide.ok ? 0 : wide.errors.length, 3);
+});
+
+test('event-time bounds: far future, before 2000 and negative are refused with the value and the bound', () => {
+  const now = Date.UTC(2026, 5, 1);
+  const refuse = (ts: number) => {
+    const r = validateBatch({ ...order(), ts }, shop, now);
+    assert.equal(r.ok, false, String(ts));
+    return r.ok ? undefined : r.errors[0]!;
+  };
+  const future = refuse(99_999_999_999_999)!;
+  assert.equal(future.path, 'ts');
+  assert.equal(future.code, 'FW_EVENT_TIME_OUT_OF_BOUNDS');
+  assert.match(future.message, /^99999999999999 \(5138-11-16T09:46:39\.999Z\) is \d+ ms ahead/);
+  assert.match(future.message, /allows at most 300000 ms$/);
+  assert.match(refuse(-5)!.message, /before the earliest plausible event time 946684800000 \(2000-01-01/);
+  refuse(now + 300_001);
+  assert.equal(validateBatch({ ...order(), ts: now + 300_000 }, shop, now).ok, true);
+  const err = invalidBatchError('shop', [refuse(-5)!]);
+  assert.equal(err.code, 'FW_EVENT_TIME_OUT_OF_BOUNDS', 'one kind of error answers with its own code');
+  assert.equal(err.status, 400);
+  assert.match(err.message, /events\[0\]\.ts: -5 \(1969-12-31T23:59:59\.995Z\) is before/);
+});
+
+test('entity-key limits: empty, 60 KB and control characters are refused; the message names the limit', () => {
+  const now = Date.UTC(2026, 5, 1);
+  const refuse = (user_id: string, source = shop) => {
+    const r = validateBatch({ ...order(), user_id }, source, now);
+    assert.equal(r.ok, false);
+    return r.ok ? undefined : r.errors[0]!;
+  };
+  assert.deepEqual(
+    { ...refuse('')!, index: 0 },
+    { index: 0, path: 'user_id', message: 'must not be empty', code: 'FW_ENTITY_KEY_INVALID' },
+  );
+  const wide = { ...shop, limits: { ...shop.limits, maxEventBytes: 100_000 } };
+  assert.equal(refuse('x'.repeat(60_000), wide)!.message, 'is 60000 bytes; the limit is 256');
+  assert.match(refuse('u\u00071')!.message, /control character U\+0007 at index 1/);
+  const mixed = invalidBatchError('shop', [refuse('')!, { index: 1, path: 'amount', message: 'x' }]);
+  assert.equal(mixed.code, 'FW_EVENT_INVALID', 'mixed kinds answer with the general code');
 });

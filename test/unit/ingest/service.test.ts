@@ -40,7 +40,7 @@ const order = {
   currency: 'EUR',
   category: 'c',
   country: 'DE',
-  ts: 1,
+  ts: Date.UTC(2026, 0, 1),
 };
 const base = { config: loadConfig({}), logger: createLogger({}, 'silent') };
 

@@ -40,10 +40,37 @@ test('features: every problem is listed in details.reasons', () => {
   const reasons = (err.details as { reasons: string[] }).reasons;
   assert.deepEqual(reasons, [
     'unknown field "extra" (allowed: entities, views, featureService)',
-    'entities[0] must be a non-empty string',
-    'entities[1] must be a non-empty string',
-    'entities[2] is longer than 8 characters',
-    '"views" must be a non-empty array of view names or ids',
+    'entities[0] must be a non-empty string of at most 8 characters (got an empty string)',
+    'entities[1] must be a non-empty string of at most 8 characters (got a number)',
+    'entities[2] is 12 characters long; the limit is 8',
+    '"views" must be a non-empty array of view names or ids (got an empty array)',
+  ]);
+});
+
+test('each reason names the field, what is wrong with the value and the limit', () => {
+  const reasonsOf = (fn: () => unknown) =>
+    (rejects(fn, 'FW_BAD_REQUEST').details as { reasons: string[] }).reasons;
+  const features = (body: unknown) => reasonsOf(() => parseFeaturesRequest(body, limits));
+  assert.deepEqual(features(null), ['body must be a JSON object (got null)']);
+  assert.deepEqual(features('u1'), ['body must be a JSON object (got a string)']);
+  assert.deepEqual(features({}), ['"entities" must be an array of 1 to 3 entity keys (it is missing)']);
+  assert.deepEqual(features({ entities: 'u1' }), [
+    '"entities" must be an array of 1 to 3 entity keys (got a string)',
+  ]);
+  assert.deepEqual(features({ entities: [] }), ['"entities" must name 1 to 3 entities (got an empty array)']);
+  assert.deepEqual(features({ entities: ['u1'], views: 'v' }), [
+    '"views" must be a non-empty array of view names or ids (got a string)',
+  ]);
+  assert.deepEqual(features({ entities: ['u1'], views: ['a', 3] }), [
+    '"views" must be a non-empty array of view names or ids (views[1] is a number)',
+  ]);
+  assert.deepEqual(features({ entities: ['u1'], featureService: '' }), [
+    '"featureService" must be a non-empty string (got an empty string)',
+  ]);
+  const predict = (body: unknown) => reasonsOf(() => parsePredictRequest(body, limits));
+  assert.deepEqual(predict({ entity: 'x'.repeat(9) }), ['"entity" is 9 characters long; the limit is 8']);
+  assert.deepEqual(predict({ entity: null }), [
+    '"entity" must be a non-empty string of at most 8 characters (got null)',
   ]);
 });
 
@@ -64,6 +91,7 @@ test('more entities than the limit is a 413, before any other check', () => {
     'FW_BATCH_TOO_LARGE',
   );
   assert.equal(err.status, 413);
+  assert.equal(err.message, '"entities" names 4 entities; the limit is 3 per request');
   assert.deepEqual(err.details, { count: 4, limit: 3 });
   rejects(() => parsePredictRequest({ entities: ['a', 'b', 'c', 'd'] }, limits), 'FW_BATCH_TOO_LARGE');
 });

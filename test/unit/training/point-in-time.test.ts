@@ -3,7 +3,11 @@ import { test } from 'node:test';
 import { DEFAULT_QUANTILES } from '../../../services/core/aggregation/index.ts';
 import { windowSpan } from '../../../services/core/windows/tiles.ts';
 import { type CompiledView, defineFeatureView } from '../../../services/features/definition.ts';
-import { PartitionState, type SourceEvent } from '../../../services/features/engine/partition-state.ts';
+import {
+  EMPTY_CHECKPOINT,
+  PartitionState,
+  type SourceEvent,
+} from '../../../services/features/engine/partition-state.ts';
 import { type PitEvent, pointInTimeValues } from '../../../services/training/point-in-time.ts';
 import { referenceValue } from '../core/naive-reference.ts';
 import { createRng, type Rng } from '../core/prng.ts';
@@ -39,14 +43,7 @@ test('equals the online read bit for bit, every kind, when the read at t has fol
     times.sort((a, b) => a - b);
     const expected = pointInTimeValues(view, pit(events), times);
 
-    const state = new PartitionState([view], LATENESS_MS, {
-      offline: { next: 0, maxEventTime: Number.NEGATIVE_INFINITY },
-      next: 0,
-      maxEventTime: Number.NEGATIVE_INFINITY,
-      accepted: 0,
-      late: 0,
-      invalid: 0,
-    });
+    const state = new PartitionState([view], LATENESS_MS, EMPTY_CHECKPOINT);
     const store = memoryStore();
     let folded = 0;
     for (const [k, t] of times.entries()) {
