@@ -107,7 +107,7 @@ export function renderEvents(
   const t = tsvField(topic);
   for (const e of events) {
     rows.write(
-      `${t}\t${partition}\t${e.offset}\t${tsvField(e.entity)}\t${e.eventTime}\t${tsvJson(payloadJson(e.record))}\n`,
+      `${t}\t${partition}\t${e.offset}\t${tsvField(e.entity)}\t${dateTime64(e.eventTime)}\t${tsvJson(payloadJson(e.record))}\n`,
     );
   }
 }
@@ -116,9 +116,18 @@ export function renderEvents(
 export function renderTiles(rows: RowBuffer, partition: number, tiles: readonly TileWrite[]): void {
   for (const t of tiles) {
     rows.write(
-      `${t.view.name}\t${t.view.version}\t${tsvField(t.entity)}\t${t.ref.res}\t${t.ref.start}\t${tsvJson(t.encoded)}\t${t.lastOffset}\t${partition}\n`,
+      `${t.view.name}\t${t.view.version}\t${tsvField(t.entity)}\t${t.ref.res}\t${dateTime64(t.ref.start)}\t${tsvJson(t.encoded)}\t${t.lastOffset}\t${partition}\n`,
     );
   }
+}
+
+/**
+ * Epoch ms as DateTime64(3) text: seconds with three decimals. ClickHouse reads a bare integer by its
+ * digit count, so epoch ms had to have 13 digits (after September 2001): 12 digits failed the insert.
+ */
+export function dateTime64(ms: number): string {
+  const seconds = Math.floor(ms / 1_000);
+  return `${seconds}.${String(ms - seconds * 1_000).padStart(3, '0')}`;
 }
 
 const EVENT_COLUMNS = ['topic', 'partition', 'offset', 'entity', 'event_time', 'payload'];

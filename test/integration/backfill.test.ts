@@ -6,6 +6,7 @@ import { fieldName } from '../../services/core/windows/tiles.ts';
 import { type BackfillProgress, backfillView } from '../../services/features/backfill.ts';
 import { type CompiledView, defineFeatureView } from '../../services/features/definition.ts';
 import type { Checkpoint } from '../../services/features/engine/partition-state.ts';
+import { createOfflineStore } from '../../services/features/offline-store.ts';
 import { createOnlineReader } from '../../services/features/online-reader.ts';
 import { createFeaturesService } from '../../services/features/service.ts';
 import { shopViews } from '../../services/features/views/shop.ts';
@@ -218,5 +219,54 @@ test(`a backfilled new view version equals a live processor's, tile for tile (${
     );
   }
   assert.ok(compared > 2_000, `compared ${compared} feature values`);
+  await redis.quit();
+});
+
+test('backfill skips and counts stored events outside the bounds; they never move the watermark', async () => {
+  // Rows stored before the processor enforced the bounds (written here straight into ClickHouse).
+  const topic = uniqueName('it.backfill-bounds');
+  const [view] = shopViews(topic);
+  const clickhouse = await createClickHouse(config);
+  const redis = createRedis(config.redis.url);
+  const offline = createOfflineStore(clickhouse, config.clickhouse.database);
+  await offline.migrate();
+  const t0 = Date.UTC(2026, 3, 1, 12);
+  const row = (offset: number, entity: string, eventTime: number) => ({
+    offset,
+    entity,
+    eventTime,
+    record: {
+      user_id: entity,
+      amount: 1,
+      merchant_id: 'm',
+      category: 'c',
+      device: null,
+      country: 'DE',
+      ts: eventTime,
+    },
+  });
+  await offline.insertEvents(topic, 0, [
+    row(0, 'u1', t0),
+    row(1, 'u1', Date.UTC(2200, 0, 1)), // the far future (DateTime64 stores up to 2299)
+    row(2, 'u1', t0 + 1_000),
+    row(3, 'u1', Date.UTC(1999, 0, 1)), // before the earliest plausible time
+    row(4, 'u2', t0 + 2_000),
+  ]);
+  const group = uniqueName('backfill-bounds');
+  const result = await backfillView(
+    { clickhouse, database: config.clickhouse.database, redis, redisPrefix: prefix, logger },
+    { view: view!, group, sourceGroup: uniqueName('no-live-group') },
+  );
+  assert.equal(result.rows, 5);
+  assert.equal(result.outOfBounds, 2);
+  assert.equal(result.late, 0, 'nothing late: the 2200 row did not move the watermark');
+  const cp = JSON.parse((await redis.hget(`${prefix}cp:${group}:${topic}`, '0'))!) as Checkpoint;
+  assert.equal(cp.maxEventTime, t0 + 2_000);
+  assert.deepEqual(cp.deadLetters, { FW_EVENT_TIME_OUT_OF_BOUNDS: 2 });
+  assert.equal(cp.next, 5);
+  const [u1] = await createOnlineReader({ redis, prefix, views: [view!] }).read(['u1'], [view!.id], {
+    asOf: t0 + 2_000,
+  });
+  assert.equal(u1?.views[0]?.features.amount_sum_10m, 2, 'the two plausible events of u1');
   await redis.quit();
 });
