@@ -333,3 +333,36 @@ test('past its tile limit a partition evicts final tiles (ending at or before th
   );
   assert.equal(hour.irs[0], 31);
 });
+
+test('rerouted copies: any interleaving of in-order resends (restarts from earlier checkpoints) folds each origin once', () => {
+  // Brute force over random cases: one origin partition's misrouted offsets, sent in offset order by a
+  // first owner and by owners that restarted from a checkpoint k. A checkpoint is committed only after
+  // the copies before it were acknowledged, so a run from k starts once offsets[0..k) are in the log;
+  // the old owner (fenced, or not yet) may go on sending at the same time.
+  const rng = createRng(31);
+  for (let round = 0; round < 2_000; round++) {
+    const offsets = [...new Set(Array.from({ length: rng.int(1, 12) }, () => rng.int(0, 40)))].sort(
+      (a, b) => a - b,
+    );
+    const starts = Array.from({ length: rng.int(1, 4) }, (_, i) =>
+      i === 0 ? 0 : rng.int(0, offsets.length),
+    );
+    const cursors = [...starts];
+    const delivered = new Set<number>();
+    const state = newState();
+    const folded: number[] = [];
+    let sent = 0;
+    const ready = (i: number) =>
+      cursors[i]! < offsets.length && offsets.slice(0, starts[i]).every((o) => delivered.has(o));
+    while (cursors.some((_, i) => ready(i))) {
+      const live = cursors.flatMap((_, i) => (ready(i) ? [i] : []));
+      const i = live[rng.int(0, live.length - 1)]!;
+      const offset = offsets[cursors[i]!++]!;
+      delivered.add(offset);
+      sent++;
+      if (state.admitOrigin(2, offset)) folded.push(offset);
+    }
+    assert.deepEqual(folded, offsets, `round ${round}: starts ${starts.join(',')} of ${offsets.join(',')}`);
+    assert.equal(state.checkpoint.duplicates, sent - offsets.length);
+  }
+});
