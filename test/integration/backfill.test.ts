@@ -225,7 +225,7 @@ test(`a backfilled new view version equals a live processor's, tile for tile (${
 test('backfill skips and counts stored events outside the bounds; they never move the watermark', async () => {
   // Rows stored before the processor enforced the bounds (written here straight into ClickHouse).
   const topic = uniqueName('it.backfill-bounds');
-  const [view] = shopViews(topic);
+  const [view] = shopViews(topic, '5m', 9); // a version of its own: this folder registered v1 already
   const clickhouse = await createClickHouse(config);
   const redis = createRedis(config.redis.url);
   const offline = createOfflineStore(clickhouse, config.clickhouse.database);
