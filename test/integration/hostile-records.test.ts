@@ -434,3 +434,27 @@ function withId(id: number, body: Buffer): Buffer {
   header.writeInt32BE(id, 1);
   return Buffer.concat([header, body]);
 }
+
+test('the SDK refuses out-of-bounds times and bad keys before sending, with the same reasons', async () => {
+  const sdk = createFlywheelProducer({
+    brokers: config.kafka.brokers,
+    registryUrl: config.registry.url,
+    sources: createSourceCatalogue([{ name: 'shop', topic, keyField: 'user_id', timestampField: 'ts' }], () =>
+      shopOrderSchema(),
+    ),
+  });
+  const refusal = async (o: ShopOrder) => {
+    const err = await sdk.send('shop', o).then(
+      () => undefined,
+      (e: unknown) => e as { code: string; message: string },
+    );
+    assert.ok(err, `refused: ${JSON.stringify(o).slice(0, 80)}`);
+    return err;
+  };
+  const future = await refusal(order('u', 0, { ts: 99_999_999_999_999 }));
+  assert.equal(future.code, 'FW_EVENT_TIME_OUT_OF_BOUNDS');
+  assert.match(future.message, /events\[0\]\.ts: 99999999999999 \(5138-/);
+  assert.equal((await refusal(order('', 0))).code, 'FW_ENTITY_KEY_INVALID');
+  assert.match((await refusal(order('u\u0085', 0))).message, /control character U\+0085/);
+  await sdk.close();
+});
