@@ -10,6 +10,7 @@ import { createStack, type PartName } from '../platform/stack/stack.ts';
  * `flywheel start`            the whole loop in one process (stack, ingest, features, serving, console, demo traffic)
  * `flywheel run <service>`    one service (ingest | features | serving), for compose and Kubernetes
  * `flywheel sql "<query>"`    a read-only query: through a running console, else the embedded store
+ * `flywheel partitions …`     the features processor's partitions; `reset-watermark` repairs one (Redis + Kafka only)
  * Like Loki's -target: all-in-one changes the wiring, not the components.
  */
 const SERVICES = ['ingest', 'features', 'serving'] as const;
@@ -40,6 +41,9 @@ function onShutdown(
 }
 
 async function start(config: Readonly<ResolvedConfig>, logger: Logger): Promise<void> {
+  const { demoRateFromEnv, startDemoProducer } = await import('./demo-producer.ts');
+  // Refused before anything starts: a typo must not bring the stack up only to fail after.
+  const rate = demoRateFromEnv(process.env);
   const stack = createStack(config, logger.child({ component: 'stack' }));
   const parts = await stack.up();
   const started = parts.filter((p) => p.state === 'started').map((p) => p.name as PartName);
@@ -63,8 +67,6 @@ async function start(config: Readonly<ResolvedConfig>, logger: Logger): Promise<
   const { runServing } = await import('../serving/index.ts');
   const serving = await runServing(config, { logger: logger.child({ service: 'serving' }), metrics });
   closables.push(serving);
-  const { startDemoProducer } = await import('./demo-producer.ts');
-  const rate = Number(process.env.FLYWHEEL_DEMO_RATE ?? 200);
   const demo = startDemoProducer({
     brokers: config.kafka.brokers,
     registryUrl: config.registry.url,
@@ -94,7 +96,9 @@ async function start(config: Readonly<ResolvedConfig>, logger: Logger): Promise<
       `  ingest    POST http://${host}:${ingest.port}/v1/events/shop`,
       `  serving   POST http://${host}:${serving.port}/v1/features   (OpenAPI: /openapi.json)`,
       `  features  http://${host}:${features.port}/metrics`,
-      `  demo traffic: ${rate} shop orders/s (FLYWHEEL_DEMO_RATE)`,
+      rate > 0
+        ? `  demo traffic: ${rate} shop orders/s (FLYWHEEL_DEMO_RATE)`
+        : '  demo traffic: off (FLYWHEEL_DEMO_RATE=0)',
       '',
     ].join('\n'),
   );
@@ -142,6 +146,20 @@ async function sql(query: string, config: Readonly<ResolvedConfig>): Promise<voi
   for (const row of rows) console.log(JSON.stringify(row));
 }
 
+/** Needs only Redis and Kafka: it runs beside `flywheel start`, which holds the embedded ClickHouse. */
+async function partitions(argv: string[], config: Readonly<ResolvedConfig>): Promise<void> {
+  const [{ runPartitionsCommand }, { shopViews }] = await Promise.all([
+    import('../features/repair.ts'),
+    import('../features/views/shop.ts'),
+  ]);
+  await runPartitionsCommand(argv, {
+    config,
+    views: shopViews(),
+    logger: createLogger({ app: 'flywheel', command: 'partitions' }, 'warn'),
+    write: (text) => process.stdout.write(text),
+  });
+}
+
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
   const config = loadConfig();
@@ -156,10 +174,14 @@ async function main(argv: string[]): Promise<void> {
       await sql(rest.join(' '), config);
       process.exit(0);
       return;
+    case 'partitions':
+      await partitions(rest, config);
+      process.exit(0);
+      return;
     default:
       throw new FlywheelError(
         'FW_BAD_REQUEST',
-        'usage: flywheel start | run <ingest|features|serving> | sql "<query>"   (stack: npm run stack -- up|down|status)',
+        'usage: flywheel start | run <ingest|features|serving> | sql "<query>" | partitions [reset-watermark …]   (stack: npm run stack -- up|down|status)',
       );
   }
 }

@@ -1,9 +1,44 @@
+import { FlywheelError } from '../platform/errors.ts';
 import type { Logger } from '../platform/logger.ts';
 import { createFlywheelProducer } from '../sdk/producer.ts';
 
 const CATEGORIES = ['grocery', 'fashion', 'electronics', 'travel', 'games', 'home'];
 const COUNTRIES = ['DE', 'FR', 'NL', 'PL', 'ES', 'IT'];
 const DEVICES = ['ios', 'android', 'web'];
+
+export const DEFAULT_DEMO_RATE = 200;
+
+/**
+ * FLYWHEEL_DEMO_RATE: shop orders per second, default 200 when unset or empty; 0 turns the demo traffic
+ * off. Anything else that is not a number of 0 or more is refused rather than read as NaN.
+ */
+export function demoRateFromEnv(env: Readonly<Record<string, string | undefined>>): number {
+  const text = env.FLYWHEEL_DEMO_RATE?.trim();
+  if (text === undefined || text === '') return DEFAULT_DEMO_RATE;
+  const rate = Number(text);
+  if (!Number.isFinite(rate) || rate < 0)
+    throw new FlywheelError(
+      'FW_CONFIG_INVALID',
+      `FLYWHEEL_DEMO_RATE must be a number of shop orders per second, 0 or more (0 turns demo traffic off), got "${env.FLYWHEEL_DEMO_RATE}"`,
+    );
+  return rate;
+}
+
+/**
+ * Orders due at each tick for `ratePerSecond`: what a tick cannot send is owed to the next, so 5/s at
+ * 10 ticks/s is one order every other tick (not a floor of one a tick), and 0 is none. Counted from the
+ * total due since the start, so float fractions never drift.
+ */
+export function createOrderBudget(ratePerSecond: number, tickMs: number): () => number {
+  let ticks = 0;
+  let sent = 0;
+  return () => {
+    ticks++;
+    const due = Math.floor((ticks * ratePerSecond * tickMs) / 1000) - sent;
+    sent += due;
+    return due;
+  };
+}
 
 /**
  * The demo domain's live traffic for the all-in-one job: shop orders at a steady rate through the
@@ -16,6 +51,8 @@ export function startDemoProducer(opts: {
   users: number;
   logger: Logger;
 }) {
+  // No traffic asked for: not even a Kafka connection.
+  if (opts.ratePerSecond <= 0) return { recentUser: () => undefined, stop: async () => {} };
   const producer = createFlywheelProducer({
     brokers: opts.brokers,
     registryUrl: opts.registryUrl,
@@ -26,40 +63,46 @@ export function startDemoProducer(opts: {
   let seq = 0;
   let stopped = false;
   const tickMs = 100;
+  const due = createOrderBudget(opts.ratePerSecond, tickMs);
+
+  async function sendOrders(n: number, now: number): Promise<void> {
+    const orders = Array.from({ length: n }, () => {
+      const user = `u${Math.floor(Math.random() ** 2 * opts.users)}`;
+      return {
+        event_id: `demo-${now}-${seq++}`,
+        user_id: user,
+        merchant_id: `m${Math.floor(Math.random() * 300)}`,
+        amount: Math.round(Math.random() ** 3 * 80_000) / 100,
+        currency: 'EUR',
+        category: pick(CATEGORIES),
+        device: pick(DEVICES),
+        country: pick(COUNTRIES),
+        ts: now,
+      };
+    });
+    try {
+      await producer.send('shop', orders);
+      recentUser = orders.at(-1)!.user_id;
+      const labels = orders
+        .filter(() => Math.random() < 0.1)
+        .map((o) => ({
+          event_id: o.event_id,
+          user_id: o.user_id,
+          is_fraud: o.amount > 500 && Math.random() < 0.3,
+          ts: o.ts,
+          reported_at: Date.now(),
+        }));
+      if (labels.length) await producer.send('shop-outcomes', labels);
+    } catch (err) {
+      opts.logger.warn('demo producer could not send; retrying', { err });
+    }
+  }
+
   const loop = (async () => {
     while (!stopped) {
       const started = Date.now();
-      const n = Math.max(1, Math.round((opts.ratePerSecond * tickMs) / 1000));
-      const orders = Array.from({ length: n }, () => {
-        const user = `u${Math.floor(Math.random() ** 2 * opts.users)}`;
-        return {
-          event_id: `demo-${started}-${seq++}`,
-          user_id: user,
-          merchant_id: `m${Math.floor(Math.random() * 300)}`,
-          amount: Math.round(Math.random() ** 3 * 80_000) / 100,
-          currency: 'EUR',
-          category: pick(CATEGORIES),
-          device: pick(DEVICES),
-          country: pick(COUNTRIES),
-          ts: started,
-        };
-      });
-      try {
-        await producer.send('shop', orders);
-        recentUser = orders.at(-1)!.user_id;
-        const labels = orders
-          .filter(() => Math.random() < 0.1)
-          .map((o) => ({
-            event_id: o.event_id,
-            user_id: o.user_id,
-            is_fraud: o.amount > 500 && Math.random() < 0.3,
-            ts: o.ts,
-            reported_at: Date.now(),
-          }));
-        if (labels.length) await producer.send('shop-outcomes', labels);
-      } catch (err) {
-        opts.logger.warn('demo producer could not send; retrying', { err });
-      }
+      const n = due();
+      if (n > 0) await sendOrders(n, started);
       await new Promise((r) => setTimeout(r, Math.max(0, tickMs - (Date.now() - started))));
     }
   })();

@@ -1,0 +1,40 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { createOrderBudget, demoRateFromEnv } from '../../../services/flywheel/demo-producer.ts';
+import { FlywheelError } from '../../../services/platform/errors.ts';
+
+describe('FLYWHEEL_DEMO_RATE', () => {
+  test('unset or empty is the default, 0 is off, a number of 0 or more is taken', () => {
+    assert.equal(demoRateFromEnv({}), 200);
+    assert.equal(demoRateFromEnv({ FLYWHEEL_DEMO_RATE: '' }), 200);
+    assert.equal(demoRateFromEnv({ FLYWHEEL_DEMO_RATE: '0' }), 0);
+    assert.equal(demoRateFromEnv({ FLYWHEEL_DEMO_RATE: ' 2.5 ' }), 2.5);
+  });
+
+  test('a negative or non-numeric rate is refused, naming the variable', () => {
+    for (const value of ['-1', 'fast', 'Infinity', '1/s']) {
+      assert.throws(
+        () => demoRateFromEnv({ FLYWHEEL_DEMO_RATE: value }),
+        (err: unknown) =>
+          err instanceof FlywheelError &&
+          err.code === 'FW_CONFIG_INVALID' &&
+          err.message.includes('FLYWHEEL_DEMO_RATE') &&
+          err.message.includes(`"${value}"`),
+      );
+    }
+  });
+
+  test('the budget sends nothing at 0 and carries fractions between ticks', () => {
+    const ticks = (rate: number, n: number) => {
+      const due = createOrderBudget(rate, 100);
+      return Array.from({ length: n }, () => due());
+    };
+    assert.deepEqual(ticks(0, 5), [0, 0, 0, 0, 0]);
+    assert.deepEqual(ticks(5, 4), [0, 1, 0, 1]);
+    assert.deepEqual(ticks(200, 3), [20, 20, 20]);
+    assert.equal(
+      ticks(7, 10).reduce((a, b) => a + b, 0),
+      7,
+    );
+  });
+});
