@@ -1,6 +1,7 @@
 import type { Producer } from 'kafkajs';
 import { loadSchemaFile } from '../../schemas/catalog.ts';
 import type { FlywheelError } from './errors.ts';
+import { chunkBySize, messageBytes } from './kafka.ts';
 import type { RegistryCodec } from './registry-codec.ts';
 
 /**
@@ -42,37 +43,58 @@ export function createDeadLetterWriter(deps: { producer: Producer; codec: Regist
         byTopic.set(`${l.topic}.dlq`, list);
       }
       const now = Date.now();
-      const topicMessages = await Promise.all(
-        [...byTopic].map(async ([dlqTopic, list]) => {
-          const encode = await encoderFor(dlqTopic);
-          return {
-            topic: dlqTopic,
-            messages: list.map((l) => ({
-              key: l.key,
-              value: encode({
-                source_topic: l.topic,
-                source_partition: l.partition,
-                source_offset: l.offset,
-                key: l.key,
-                value: l.value,
-                error_code: l.error.code,
-                error_message: l.error.message.slice(0, 4_000),
-                failed_at: now,
-                service: deps.service,
-                attempts: 1,
-              }),
-              headers: {
-                'flywheel-error-code': l.error.code,
-                'flywheel-error-message': l.error.message.slice(0, 1_000),
-                'flywheel-source': `${l.topic}/${l.partition}/${l.offset}`,
-              },
-            })),
-          };
-        }),
-      );
-      await deps.producer.sendBatch({ topicMessages, acks: -1 });
+      for (const [dlqTopic, list] of byTopic) {
+        const encode = await encoderFor(dlqTopic);
+        const messages = list.map((l) => toMessage(l, encode, now, deps.service));
+        for (const chunk of chunkBySize(messages, messageBytes))
+          await deps.producer.send({ topic: dlqTopic, messages: chunk, acks: -1 });
+      }
     },
   };
+}
+
+/**
+ * Bytes of the original value (and key) a dead letter carries. A record near Kafka's 1 MiB limit plus
+ * its envelope would exceed it, could never be dead-lettered, and would stall its partition: past these
+ * limits the letter keeps a prefix and says so in `flywheel-truncated`; `flywheel-source` still names
+ * the original, which stays in the source topic for its retention.
+ */
+export const MAX_DEAD_LETTER_VALUE_BYTES = 256 * 1024;
+export const MAX_DEAD_LETTER_KEY_BYTES = 16 * 1024;
+
+function toMessage(l: DeadLetter, encode: (value: object) => Buffer, now: number, service: string) {
+  const key = prefix(l.key, MAX_DEAD_LETTER_KEY_BYTES);
+  const value = prefix(l.value, MAX_DEAD_LETTER_VALUE_BYTES);
+  const truncated = [
+    key !== l.key ? `key:${l.key!.length}` : '',
+    value !== l.value ? `value:${l.value!.length}` : '',
+  ].filter(Boolean);
+  return {
+    key,
+    value: encode({
+      source_topic: l.topic,
+      source_partition: l.partition,
+      source_offset: l.offset,
+      key,
+      value,
+      error_code: l.error.code,
+      error_message: l.error.message.slice(0, 4_000),
+      failed_at: now,
+      service,
+      attempts: 1,
+    }),
+    headers: {
+      'flywheel-error-code': l.error.code,
+      'flywheel-error-message': l.error.message.slice(0, 1_000),
+      'flywheel-source': `${l.topic}/${l.partition}/${l.offset}`,
+      ...(truncated.length > 0 ? { 'flywheel-truncated': truncated.join(',') } : {}),
+    },
+  };
+}
+
+/** The first `max` bytes of `bytes` (the same buffer when it is short enough). */
+function prefix(bytes: Buffer | null, max: number): Buffer | null {
+  return bytes !== null && bytes.length > max ? bytes.subarray(0, max) : bytes;
 }
 
 export type DeadLetterWriter = ReturnType<typeof createDeadLetterWriter>;

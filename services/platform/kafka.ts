@@ -100,3 +100,50 @@ export async function subscribeWithRetry(
     maxDelayMs: 2_000,
   });
 }
+
+/**
+ * Most bytes of keys and values one produce request carries to a partition. kafkajs sends all of a
+ * call's messages for one partition as one record batch, and a batch over the topic's
+ * `max.message.bytes` (1 MiB by default) is refused whole: a flush's dead letters or rerouted copies
+ * must go in several requests, or one large flush could never be written and its partition would stall.
+ */
+export const MAX_PRODUCE_BYTES = 512 * 1024;
+
+/** Splits `items` into consecutive runs of at most `maxBytes` each (an item larger alone is a run). */
+export function chunkBySize<T>(
+  items: readonly T[],
+  sizeOf: (item: T) => number,
+  maxBytes = MAX_PRODUCE_BYTES,
+): T[][] {
+  const chunks: T[][] = [];
+  let current: T[] = [];
+  let bytes = 0;
+  for (const item of items) {
+    const size = sizeOf(item);
+    if (current.length > 0 && bytes + size > maxBytes) {
+      chunks.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(item);
+    bytes += size;
+  }
+  if (current.length > 0) chunks.push(current);
+  return chunks;
+}
+
+/** Bytes a message adds to a record batch, about: key, value and headers (plus a little framing). */
+export function messageBytes(m: {
+  key?: Buffer | string | null;
+  value: Buffer | string | null;
+  headers?: Record<string, string | Buffer | undefined>;
+}): number {
+  let n = 32 + byteLength(m.key) + byteLength(m.value);
+  for (const [k, v] of Object.entries(m.headers ?? {})) n += k.length + byteLength(v);
+  return n;
+}
+
+function byteLength(v: Buffer | string | null | undefined): number {
+  if (v === null || v === undefined) return 0;
+  return typeof v === 'string' ? Buffer.byteLength(v) : v.length;
+}

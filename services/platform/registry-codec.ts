@@ -1,5 +1,6 @@
 import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import { FlywheelError } from './errors.ts';
+import { createSubjectVersions } from './subject-versions.ts';
 
 export interface RegisteredSchema {
   readonly id: number;
@@ -46,19 +47,7 @@ export function createRegistryCodec(url: string) {
     return schema;
   };
 
-  // Whether a schema id is a registered version of a subject. A producer registers before it writes,
-  // so the first look is normally final; a "no" is looked at again after a minute in case the schema
-  // was registered under the subject since (records written before that stay dead-lettered).
-  const memberships = new Map<string, { member: boolean; checkedAt: number }>();
-  const isVersionOf = async (id: number, subject: string): Promise<boolean> => {
-    const key = `${id}\u0000${subject}`;
-    const known = memberships.get(key);
-    if (known && (known.member || Date.now() - known.checkedAt < NEGATIVE_MEMBERSHIP_TTL_MS))
-      return known.member;
-    const member = (await subjectsOf(url, id)).includes(subject);
-    memberships.set(key, { member, checkedAt: Date.now() });
-    return member;
-  };
+  const subjectVersions = createSubjectVersions(url);
 
   return {
     registry,
@@ -99,11 +88,12 @@ export function createRegistryCodec(url: string) {
       const ids = new Set<number>();
       for (const b of buffers) if (b && b.length >= 5 && b[0] === 0) ids.add(b.readInt32BE(1));
       const subject = options.topic === undefined ? undefined : `${options.topic}-value`;
-      const foreign = new Set<number>();
+      // Records of another subject are refused before their schema is even fetched.
+      const refused = subject === undefined ? new Map() : await subjectVersions.refusals(subject, ids);
       for (const id of ids) {
+        if (schemas.has(id) || refused.has(id)) continue;
         try {
-          if (!schemas.has(id)) await schemaFor(id);
-          if (subject !== undefined && !(await isVersionOf(id, subject))) foreign.add(id);
+          await schemaFor(id);
         } catch (err) {
           const status = (err as { status?: number }).status;
           if (status === undefined)
@@ -115,14 +105,8 @@ export function createRegistryCodec(url: string) {
         }
       }
       return buffers.map((b) => {
-        if (b && b.length >= 5 && b[0] === 0 && foreign.has(b.readInt32BE(1)))
-          return {
-            ok: false,
-            error: new FlywheelError(
-              'FW_SCHEMA_SUBJECT_MISMATCH',
-              `schema id ${b.readInt32BE(1)} is not a registered version of subject ${subject}`,
-            ),
-          };
+        const refusal = b && b.length >= 5 && b[0] === 0 ? refused.get(b.readInt32BE(1)) : undefined;
+        if (refusal) return { ok: false, error: refusal };
         if (!b || b.length < 5 || b[0] !== 0) {
           return {
             ok: false,
@@ -171,27 +155,6 @@ export function createRegistryCodec(url: string) {
 }
 
 export type RegistryCodec = ReturnType<typeof createRegistryCodec>;
-
-/** How long "schema id X is not a version of subject S" is believed before it is looked up again. */
-const NEGATIVE_MEMBERSHIP_TTL_MS = 60_000;
-
-/** The subjects a schema id is registered under (Confluent API `GET /schemas/ids/{id}/versions`). */
-async function subjectsOf(url: string, id: number): Promise<string[]> {
-  const response = await fetch(`${url}/schemas/ids/${id}/versions`, {
-    signal: AbortSignal.timeout(5_000),
-  }).catch((err: unknown) => {
-    throw Object.assign(new Error(`GET /schemas/ids/${id}/versions: ${(err as Error).message}`), {
-      status: undefined,
-    });
-  });
-  if (response.status === 404) return [];
-  if (!response.ok)
-    throw Object.assign(new Error(`GET /schemas/ids/${id}/versions answered ${response.status}`), {
-      status: response.status >= 500 ? undefined : response.status,
-    });
-  const versions = (await response.json()) as Array<{ subject?: unknown }>;
-  return versions.map((v) => String(v.subject));
-}
 
 function toRegistryError(err: unknown, subject: string): FlywheelError {
   const status = (err as { status?: number }).status;

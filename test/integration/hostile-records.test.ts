@@ -121,8 +121,10 @@ async function countOf(user: string): Promise<unknown> {
 }
 
 /** Dead letters on `<topic>.dlq`, by `partition/offset` of the source record → error code. */
-async function deadLetters(expected: number): Promise<Map<string, { code: string; message: string }>> {
-  const found = new Map<string, { code: string; message: string }>();
+async function deadLetters(
+  expected: number,
+): Promise<Map<string, { code: string; message: string; truncated: string }>> {
+  const found = new Map<string, { code: string; message: string; truncated: string }>();
   const consumer = kafka.consumer({ groupId: uniqueName('dlq-reader') });
   await consumer.connect();
   await consumer.subscribe({ topics: [`${topic}.dlq`], fromBeginning: true });
@@ -133,6 +135,7 @@ async function deadLetters(expected: number): Promise<Map<string, { code: string
       found.set(`${partition}/${offset}`, {
         code: String(h['flywheel-error-code']),
         message: String(h['flywheel-error-message']),
+        truncated: String(h['flywheel-truncated'] ?? ''),
       });
     },
   });
@@ -254,6 +257,12 @@ test('hostile records straight to Kafka: each dead-lettered with its reason; the
       make: (u) => ({ key: Buffer.from(u), value: withId(orderSchemaId, Buffer.alloc(70_000)) }),
     },
     {
+      what: 'near the broker limit (its dead letter keeps a prefix)',
+      code: 'FW_PAYLOAD_TOO_LARGE',
+      message: /is 900005 bytes; the limit for .* is 65536/,
+      make: (u) => ({ key: Buffer.from(u), value: withId(orderSchemaId, Buffer.alloc(900_000)) }),
+    },
+    {
       what: 'null key',
       code: 'FW_KEY_MISMATCH',
       message: /record has no key; key it by user_id/,
@@ -341,6 +350,8 @@ test('hostile records straight to Kafka: each dead-lettered with its reason; the
     assert.equal(letter.code, code, at);
     const h = hostile.find((x) => x.code === code && x.message.test(letter.message));
     assert.ok(h, `${at}: ${code} with a clear reason (${letter.message})`);
+    if (/900005/.test(letter.message))
+      assert.equal(letter.truncated, 'value:900005', 'a prefix of the value');
   }
 });
 
@@ -426,6 +437,39 @@ test("a rerouted copy seen twice (the sender's retry) is folded once; another gr
   );
   assert.equal(sum(cps, (c) => c.duplicates) - sum(before, (c) => c.duplicates), 2);
   assert.equal((await features.checkpoints(topic))['1']!.origins['3'], 900_001);
+});
+
+test('a flood of records with random schema ids is dead-lettered at once; the good event behind is folded', async () => {
+  const user = owners[2]!;
+  const before = await checkpoints();
+  const encode = await codec.encoderFor(orderSchemaId);
+  const countBefore = (await countOf(user)) as number;
+  const producer = createProducer(kafka);
+  await producer.connect();
+  const flood = Array.from({ length: 5_000 }, (_, i) => ({
+    partition: 2,
+    key: user,
+    value: withId(1_000_000 + i * 7919, Buffer.from('junk')),
+  }));
+  await producer.send({
+    topic,
+    acks: -1,
+    messages: [...flood, { partition: 2, key: user, value: encode(order(user, 4_000)) }],
+  });
+  await producer.disconnect();
+  const started = Date.now();
+  const cps = await waitDecided(sum(before, decided) + flood.length + 1);
+  const seconds = (Date.now() - started) / 1_000;
+  assert.ok(seconds < 15, `5,000 unknown ids decided in ${seconds} s (one registry refresh, not one per id)`);
+  assert.equal(await countOf(user), countBefore + 1);
+  const refused =
+    sum(cps, (c) => c.deadLetters.FW_DECODE_FAILED ?? 0) +
+    sum(cps, (c) => c.deadLetters.FW_SCHEMA_SUBJECT_MISMATCH ?? 0) -
+    sum(
+      before,
+      (c) => (c.deadLetters.FW_DECODE_FAILED ?? 0) + (c.deadLetters.FW_SCHEMA_SUBJECT_MISMATCH ?? 0),
+    );
+  assert.equal(refused, flood.length);
 });
 
 /** A Confluent wire-format value: magic byte 0, a 4-byte schema id, then the body. */

@@ -1,4 +1,5 @@
 import type { Producer } from 'kafkajs';
+import { chunkBySize, messageBytes } from '../../platform/kafka.ts';
 import { formatOrigin, type Origin, REROUTED_FROM_HEADER } from './admission.ts';
 
 /**
@@ -22,19 +23,17 @@ export interface Reroute {
 export function createRerouter(producer: Pick<Producer, 'send'>) {
   return {
     async send(topic: string, reroutes: readonly Reroute[]): Promise<void> {
-      if (reroutes.length === 0) return;
-      await producer.send({
-        topic,
-        acks: -1,
-        messages: reroutes.map((r) => ({
-          partition: r.to,
-          key: r.key,
-          value: r.value,
-          // The original's timestamp: the owner measures the event time's skew against the same clock.
-          timestamp: r.timestamp,
-          headers: { [REROUTED_FROM_HEADER]: formatOrigin(r.origin) },
-        })),
-      });
+      const messages = reroutes.map((r) => ({
+        partition: r.to,
+        key: r.key,
+        value: r.value,
+        // The original's timestamp: the owner measures the event time's skew against the same clock.
+        timestamp: r.timestamp,
+        headers: { [REROUTED_FROM_HEADER]: formatOrigin(r.origin) },
+      }));
+      // In order, one request after another: the owner's duplicate rule relies on offset order.
+      for (const chunk of chunkBySize(messages, messageBytes))
+        await producer.send({ topic, acks: -1, messages: chunk });
     },
   };
 }
