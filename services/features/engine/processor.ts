@@ -210,26 +210,23 @@ export function createFeatureProcessor(deps: ProcessorDeps, options: ProcessorOp
     return messages.map((m, i) => admit(m, decoded[i], source, ctx));
   }
 
-  async function processChunk(
-    topic: string,
-    partition: number,
-    o: Owned,
-    messages: readonly SourceRecord[],
-  ): Promise<number> {
-    const t0 = performance.now();
-    const admissions = await decide(o, messages);
+  /**
+   * Counts each admission in the partition's state and sorts the chunk's records into dead letters,
+   * rerouted copies to send, and events to fold; a rerouted copy decided before is skipped here.
+   */
+  function sortRecords(o: Owned, messages: readonly SourceRecord[], admissions: readonly Admission[]) {
     const letters: DeadLetter[] = [];
     const reroutes: Reroute[] = [];
     const candidates: Array<{ event: SourceEvent; message: SourceRecord }> = [];
-    const letter = (m: SourceRecord, error: FlywheelError) =>
-      letters.push({ topic, partition, offset: Number(m.offset), key: m.key, value: m.value, error });
+    const { topic, partition } = o;
     messages.forEach((m, i) => {
       const a = admissions[i]!;
       if (a.kind === 'event') {
         if (!a.origin || o.state.admitOrigin(a.origin.partition, a.origin.offset))
           candidates.push({ event: a.event, message: m });
       } else if (a.kind === 'dead') {
-        letter(m, new FlywheelError(a.code, a.message));
+        const error = new FlywheelError(a.code, a.message);
+        letters.push({ topic, partition, offset: Number(m.offset), key: m.key, value: m.value, error });
         o.state.countInvalid(a.code);
       } else if (a.kind === 'reroute') {
         const origin = { partition, offset: Number(m.offset), group: options.groupId };
@@ -237,6 +234,19 @@ export function createFeatureProcessor(deps: ProcessorDeps, options: ProcessorOp
         o.state.countRerouted();
       } else o.state.countSkippedCopy();
     });
+    return { letters, reroutes, candidates };
+  }
+
+  async function processChunk(
+    topic: string,
+    partition: number,
+    o: Owned,
+    messages: readonly SourceRecord[],
+  ): Promise<number> {
+    const t0 = performance.now();
+    const { letters, reroutes, candidates } = sortRecords(o, messages, await decide(o, messages));
+    const letter = (m: SourceRecord, error: FlywheelError) =>
+      letters.push({ topic, partition, offset: Number(m.offset), key: m.key, value: m.value, error });
     const missing = o.state.missingTiles(candidates.map((c) => c.event));
     if (missing.length > 0) {
       const loaded = await tiles.loadTiles(missing);
