@@ -42,7 +42,8 @@ async function main(argv: string[]): Promise<number> {
   const started = new Date().toISOString();
   const result = await mod.run(args);
   console.log(JSON.stringify({ bench: name, started, ...result }));
-  return 0;
+  // A benchmark whose checks failed (bench/soak.ts) sets process.exitCode: exit with it, after the JSON.
+  return typeof process.exitCode === 'number' ? process.exitCode : 0;
 }
 
 main(process.argv.slice(2)).then(

@@ -26,4 +26,19 @@ export interface PartContext {
   /** Absolute folder for this stack's state, logs and data. */
   readonly runDir: string;
   readonly jvmDirs: readonly string[];
+  readonly options: StackOptions;
+}
+
+/**
+ * How the parts run, beyond the configuration. The defaults are the disposable local stack; a fault
+ * harness (bench/soak.ts) that stops and restarts parts asks for data that survives a restart.
+ */
+export interface StackOptions {
+  /** Kafka keeps its log folder across restarts instead of starting empty (default false). */
+  readonly keepKafkaData?: boolean;
+  /**
+   * Redis persists to an append-only file in `<stack dir>/redis`, fsynced on every write, and reloads it
+   * on start (default false: in memory only).
+   */
+  readonly redisAppendOnly?: boolean;
 }

@@ -3,7 +3,7 @@ import type { ResolvedConfig } from '../config.ts';
 import { FlywheelError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import { sleep } from '../retry.ts';
-import type { PartContext, StackPart } from './part.ts';
+import type { PartContext, StackOptions, StackPart } from './part.ts';
 import { kafkaPart } from './parts/kafka.ts';
 import { redisPart } from './parts/redis.ts';
 import { registryPart } from './parts/registry.ts';
@@ -26,11 +26,11 @@ export interface PartStatus {
  * is ready, and remembers (in a state file) what it started so that `down` stops exactly that and no
  * more. Parts run detached, so a second test run or `npm start` reuses a stack that is up.
  */
-export function createStack(config: Readonly<ResolvedConfig>, logger: Logger) {
+export function createStack(config: Readonly<ResolvedConfig>, logger: Logger, options: StackOptions = {}) {
   const cacheDir = resolvePath(config.stack.cacheDir);
   const runDir = resolvePath(config.stack.runDir ?? join(cacheDir, 'stack'));
   const stateFile = join(runDir, 'state.json');
-  const ctx: PartContext = { config, logger, cacheDir, runDir, jvmDirs: config.stack.jvmDirs };
+  const ctx: PartContext = { config, logger, cacheDir, runDir, jvmDirs: config.stack.jvmDirs, options };
   const parts: Record<PartName, StackPart> = {
     kafka: kafkaPart(ctx),
     registry: registryPart(ctx),

@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FlywheelError } from '../../errors.ts';
 import { findJava } from '../java.ts';
@@ -97,8 +97,9 @@ export function kafkaPart(ctx: PartContext): StackPart {
 
     async start() {
       const java = findJava(17, javaOpts, `Kafka ${stack.kafkaVersion}`);
-      // A local dev broker starts empty each time: no stale topics or offsets leak between runs.
-      rmSync(runDir, { recursive: true, force: true });
+      // A local dev broker starts empty each time: no stale topics or offsets leak between runs (unless
+      // asked to keep its data: then a restart continues on the same log folder, already formatted).
+      if (!ctx.options.keepKafkaData) rmSync(runDir, { recursive: true, force: true });
       const dataDir = join(runDir, 'data');
       mkdirSync(dataDir, { recursive: true });
       const props = join(runDir, 'server.properties');
@@ -107,22 +108,26 @@ export function kafkaPart(ctx: PartContext): StackPart {
       writeFileSync(join(runDir, 'log4j2.xml'), LOG4J2);
       const classpath = `${join(home, 'libs')}/*`;
       const clusterId = randomBytes(16).toString('base64url');
-      const format = spawnSync(
-        java.path,
-        [
-          '-cp',
-          classpath,
-          logConfig,
-          'kafka.tools.StorageTool',
-          'format',
-          '-t',
-          clusterId,
-          '-c',
-          props,
-          '--ignore-formatted',
-        ],
-        { encoding: 'utf8', timeout: 60_000 },
-      );
+      // A kept log folder is formatted already (with its own cluster id, which a new format refuses).
+      const formatted = ctx.options.keepKafkaData && existsSync(join(dataDir, 'meta.properties'));
+      const format = formatted
+        ? { status: 0, stderr: '', stdout: '' }
+        : spawnSync(
+            java.path,
+            [
+              '-cp',
+              classpath,
+              logConfig,
+              'kafka.tools.StorageTool',
+              'format',
+              '-t',
+              clusterId,
+              '-c',
+              props,
+              '--ignore-formatted',
+            ],
+            { encoding: 'utf8', timeout: 60_000 },
+          );
       if (format.status !== 0) {
         throw new FlywheelError(
           'FW_STACK_NOT_READY',

@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { FlywheelError } from '../../errors.ts';
 import type { PartContext, StackPart } from '../part.ts';
@@ -11,7 +12,10 @@ function redisServerPath(): string | undefined {
   return which.status === 0 && path ? path : undefined;
 }
 
-/** Redis from the OS packages, in-memory only (no RDB/AOF): the local stack is disposable. */
+/**
+ * Redis from the OS packages, in-memory only (no RDB/AOF): the local stack is disposable. With the
+ * `redisAppendOnly` stack option it keeps an fsynced append-only file, so a stop and start loses nothing.
+ */
 export function redisPart(ctx: PartContext): StackPart {
   const { stack } = ctx.config;
   return {
@@ -50,6 +54,11 @@ export function redisPart(ctx: PartContext): StackPart {
     async start() {
       const bin = redisServerPath();
       if (!bin) throw new FlywheelError('FW_STACK_REDIS_MISSING', 'redis-server vanished after provisioning');
+      const dataDir = join(ctx.runDir, 'redis');
+      if (ctx.options.redisAppendOnly) mkdirSync(dataDir, { recursive: true });
+      const persistence = ctx.options.redisAppendOnly
+        ? ['--dir', dataDir, '--appendonly', 'yes', '--appendfsync', 'always']
+        : ['--appendonly', 'no'];
       const args = [
         '--bind',
         '127.0.0.1',
@@ -57,8 +66,7 @@ export function redisPart(ctx: PartContext): StackPart {
         String(stack.redisPort),
         '--save',
         '',
-        '--appendonly',
-        'no',
+        ...persistence,
         '--protected-mode',
         'yes',
       ];
