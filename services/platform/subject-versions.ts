@@ -20,8 +20,16 @@ const LOOKUP_TTL_MS = 60_000;
 
 interface SubjectState {
   ids: Set<number>;
+  /**
+   * Ids a refresh that started after they were seen did not find, and when: refused at once for
+   * LOOKUP_TTL_MS without another refresh (a legitimate id is registered before it is written, so it
+   * can never land here), so a trickle of bad records does not make every batch wait for a refresh.
+   */
+  refused: Map<number, number>;
   versions: Set<number>;
   refreshedAt: number;
+  /** When the last completed refresh sent its first request: it saw every id registered before. */
+  listedAt: number;
   refreshing: Promise<void> | undefined;
 }
 
@@ -32,7 +40,14 @@ export function createSubjectVersions(url: string) {
   function stateOf(subject: string): SubjectState {
     let state = subjects.get(subject);
     if (!state) {
-      state = { ids: new Set(), versions: new Set(), refreshedAt: 0, refreshing: undefined };
+      state = {
+        ids: new Set(),
+        refused: new Map(),
+        versions: new Set(),
+        refreshedAt: 0,
+        listedAt: 0,
+        refreshing: undefined,
+      };
       subjects.set(subject, state);
     }
     return state;
@@ -41,6 +56,7 @@ export function createSubjectVersions(url: string) {
   async function refresh(subject: string, state: SubjectState): Promise<void> {
     const wait = state.refreshedAt + REFRESH_INTERVAL_MS - Date.now();
     if (wait > 0) await sleep(wait);
+    const listedAt = Date.now();
     const versions =
       (await getJson<number[]>(url, `/subjects/${encodeURIComponent(subject)}/versions`)) ?? [];
     for (const version of versions) {
@@ -53,6 +69,7 @@ export function createSubjectVersions(url: string) {
       state.versions.add(version);
     }
     state.refreshedAt = Date.now();
+    state.listedAt = listedAt;
   }
 
   /** Refreshes once for all concurrent callers. */
@@ -81,7 +98,14 @@ export function createSubjectVersions(url: string) {
      */
     async refusals(subject: string, ids: ReadonlySet<number>): Promise<Map<number, FlywheelError>> {
       const state = stateOf(subject);
-      if ([...ids].some((id) => !state.ids.has(id))) await refreshOnce(subject, state);
+      const now = Date.now();
+      const unseen = [...ids].filter((id) => !state.ids.has(id) && !recentlyRefused(state, id, now));
+      if (unseen.length > 0) {
+        // A refresh already under way may have listed the versions before these records were read.
+        while (state.listedAt < now) await refreshOnce(subject, state);
+        if (state.refused.size > 10_000) state.refused.clear();
+        for (const id of unseen) if (!state.ids.has(id)) state.refused.set(id, now);
+      }
       const refused = new Map<number, FlywheelError>();
       let lookedUp = 0;
       for (const id of ids) {
@@ -106,6 +130,11 @@ export function createSubjectVersions(url: string) {
 }
 
 export type SubjectVersions = ReturnType<typeof createSubjectVersions>;
+
+function recentlyRefused(state: SubjectState, id: number, now: number): boolean {
+  const at = state.refused.get(id);
+  return at !== undefined && now - at < LOOKUP_TTL_MS;
+}
 
 /**
  * GET a registry resource: its JSON; undefined when the registry refuses the request (404, or another

@@ -16,6 +16,7 @@ import { MetricsRegistry } from '../../services/platform/metrics.ts';
 import { ownerPartition } from '../../services/platform/partitioner.ts';
 import { createRedis } from '../../services/platform/redis.ts';
 import { createRegistryCodec } from '../../services/platform/registry-codec.ts';
+import { createSubjectVersions } from '../../services/platform/subject-versions.ts';
 import { createFlywheelProducer } from '../../services/sdk/producer.ts';
 import { crc32, crc32Partitioner } from '../support/crc32-partitioner.ts';
 import { eventually, quietLogger, testConfig, uniqueName, useStack } from '../support/env.ts';
@@ -470,6 +471,22 @@ test('a flood of records with random schema ids is dead-lettered at once; the go
       (c) => (c.deadLetters.FW_DECODE_FAILED ?? 0) + (c.deadLetters.FW_SCHEMA_SUBJECT_MISMATCH ?? 0),
     );
   assert.equal(refused, flood.length);
+});
+
+test('subject versions: a refused id is refused again without waiting; a version registered since is admitted', async () => {
+  const versions = createSubjectVersions(config.registry.url);
+  const subject = `${topic}-value`;
+  const first = await versions.refusals(subject, new Set([987_654, orderSchemaId]));
+  assert.deepEqual([...first.keys()], [987_654]);
+  const t0 = performance.now();
+  const again = await versions.refusals(subject, new Set([987_654]));
+  assert.ok(performance.now() - t0 < 200, 'no refresh wait for an id refused a moment ago');
+  assert.equal(again.get(987_654)?.code, 'FW_DECODE_FAILED');
+  // A new (backward-compatible) version, registered after the refusals above, is found by a refresh.
+  const v2 = structuredClone(shopOrderSchema()) as { fields: object[] };
+  v2.fields.push({ name: 'coupon', type: ['null', 'string'], default: null });
+  const { id } = await codec.register(topic, v2);
+  assert.deepEqual([...(await versions.refusals(subject, new Set([id]))).keys()], []);
 });
 
 /** A Confluent wire-format value: magic byte 0, a 4-byte schema id, then the body. */
