@@ -1,6 +1,6 @@
 import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { freePorts } from '../../bench/support/ports.ts';
 import { loadConfig, type ResolvedConfig } from '../../services/platform/config.ts';
 import type { Logger } from '../../services/platform/logger.ts';
 import { readState } from '../../services/platform/stack/processes.ts';
@@ -82,20 +82,4 @@ function stackPids(stateFile: string): number[] {
   return Object.values(readState(stateFile).parts).map((p) => p.pid);
 }
 
-/** Ports the OS reports free on 127.0.0.1 (bind port 0, read it, close). */
-export async function freePorts(count: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from(
-      { length: count },
-      () =>
-        new Promise<ReturnType<typeof createServer>>((resolve, reject) => {
-          const server = createServer();
-          server.once('error', reject);
-          server.listen(0, '127.0.0.1', () => resolve(server));
-        }),
-    ),
-  );
-  const ports = servers.map((s) => (s.address() as { port: number }).port);
-  await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
-  return ports;
-}
+export { freePorts };
