@@ -57,8 +57,7 @@ are derived from the local stack's ports and cache folder when the variable is u
 
 ${configTable()}
 
-Other variables read by the code: \`FLYWHEEL_LOG_LEVEL\` (\`debug\`, \`info\` (default), \`warn\`,
-\`error\`, \`silent\`; logs are JSON lines on stderr), \`JAVA_HOME\` (one of the places a JDK is looked
+Logs are JSON lines on stderr. Other variables read by the code: \`JAVA_HOME\` (one of the places a JDK is looked
 for, see [local-stack.md](local-stack.md)), and \`FLYWHEEL_KEEP_STACK\` (\`npm test\` leaves the parts it
 started running).
 `;

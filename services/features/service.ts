@@ -7,6 +7,7 @@ import { createProducer, ensureTopics } from '../platform/kafka.ts';
 import type { Logger } from '../platform/logger.ts';
 import type { MetricsRegistry } from '../platform/metrics.ts';
 import type { RegistryCodec } from '../platform/registry-codec.ts';
+import { retryStartup, StartCancelled } from '../platform/retry.ts';
 import type { CompiledView } from './definition.ts';
 import type { Checkpoint } from './engine/partition-state.ts';
 import {
@@ -34,54 +35,70 @@ export function createFeaturesService(deps: FeaturesServiceDeps, options: Partia
   let producer: Producer | undefined;
   let processor: ReturnType<typeof createFeatureProcessor> | undefined;
 
+  let stopped = false;
+
+  /** One attempt; `start` repeats it under the one start-up policy while the fault is retriable. */
+  async function attempt(): Promise<void> {
+    await offline.migrate();
+    const admin = deps.kafka.admin();
+    await admin.connect();
+    try {
+      const topics = [...new Set(deps.views.map((v) => v.source.topic))];
+      await ensureTopics(
+        admin,
+        topics.map((topic) => ({
+          topic,
+          partitions: deps.config.kafka.defaultPartitions,
+          withDeadLetter: true,
+        })),
+      );
+    } finally {
+      await admin.disconnect();
+    }
+    producer = createProducer(deps.kafka);
+    await producer.connect();
+    const deadLetters = createDeadLetterWriter({ producer, codec: deps.codec, service: 'features' });
+    processor = createFeatureProcessor(
+      {
+        kafka: deps.kafka,
+        redis: deps.redis,
+        redisPrefix: deps.config.redis.keyPrefix,
+        codec: deps.codec,
+        offline,
+        deadLetters,
+        rerouter: createRerouter(producer),
+        logger: deps.logger,
+        metrics: deps.metrics,
+      },
+      {
+        ...DEFAULT_PROCESSOR_OPTIONS,
+        groupId: 'flywheel-features',
+        views: deps.views,
+        sessionTimeoutMs: deps.config.features.sessionTimeoutMs,
+        maxEventsPerFlush: deps.config.features.maxEventsPerFlush,
+        partitionsConsumedConcurrently: deps.config.features.partitionsConcurrently,
+        offlineIntervalMs: deps.config.features.offlineIntervalMs,
+        ...options,
+      },
+    );
+    await processor.start();
+  }
+
   return {
     offline,
     async start(): Promise<void> {
-      await offline.migrate();
-      const admin = deps.kafka.admin();
-      await admin.connect();
-      try {
-        const topics = [...new Set(deps.views.map((v) => v.source.topic))];
-        await ensureTopics(
-          admin,
-          topics.map((topic) => ({
-            topic,
-            partitions: deps.config.kafka.defaultPartitions,
-            withDeadLetter: true,
-          })),
-        );
-      } finally {
-        await admin.disconnect();
-      }
-      producer = createProducer(deps.kafka);
-      await producer.connect();
-      const deadLetters = createDeadLetterWriter({ producer, codec: deps.codec, service: 'features' });
-      processor = createFeatureProcessor(
-        {
-          kafka: deps.kafka,
-          redis: deps.redis,
-          redisPrefix: deps.config.redis.keyPrefix,
-          codec: deps.codec,
-          offline,
-          deadLetters,
-          rerouter: createRerouter(producer),
-          logger: deps.logger,
-          metrics: deps.metrics,
+      await retryStartup(
+        async () => {
+          await producer?.disconnect().catch(() => {});
+          await attempt();
         },
-        {
-          ...DEFAULT_PROCESSOR_OPTIONS,
-          groupId: 'flywheel-features',
-          views: deps.views,
-          sessionTimeoutMs: deps.config.features.sessionTimeoutMs,
-          maxEventsPerFlush: deps.config.features.maxEventsPerFlush,
-          partitionsConsumedConcurrently: deps.config.features.partitionsConcurrently,
-          offlineIntervalMs: deps.config.features.offlineIntervalMs,
-          ...options,
-        },
-      );
-      await processor.start();
+        { policy: deps.config.startup, logger: deps.logger, what: 'features', stopped: () => stopped },
+      ).catch((err) => {
+        if (!(err instanceof StartCancelled)) throw err;
+      });
     },
     async stop(): Promise<void> {
+      stopped = true;
       await processor?.stop();
       await producer?.disconnect();
     },

@@ -1,101 +1,83 @@
 import { runReadOnlyQuery } from '../console/status.ts';
+import { shopViews } from '../features/index.ts';
 import { closeEmbeddedClickHouse, createClickHouse } from '../platform/clickhouse.ts';
 import { loadConfig, type ResolvedConfig } from '../platform/config.ts';
 import { FlywheelError } from '../platform/errors.ts';
 import { createLogger, type Logger } from '../platform/logger.ts';
-import { MetricsRegistry } from '../platform/metrics.ts';
+import { type RunningModules, runModules, startOrder } from '../platform/modules.ts';
 import { createStack, type PartName } from '../platform/stack/stack.ts';
+import { MODULE_NAMES, MODULES, type ProjectRuntime } from './modules.ts';
 
 /**
- * `flywheel start`            the whole loop in one process (stack, ingest, features, serving, console, demo traffic)
- * `flywheel run <service>`    one service (ingest | features | serving), for compose and Kubernetes
+ * `flywheel start`            every module in one process, after bringing up the local stack
+ * `flywheel run <m>[,<m>…]`   any subset of modules through the same code (compose, Kubernetes)
+ * `flywheel modules`          the modules there are
  * `flywheel sql "<query>"`    a read-only query: through a running console, else the embedded store
  * `flywheel partitions …`     the features processor's partitions; `reset-watermark` repairs one (Redis + Kafka only)
- * Like Loki's -target: all-in-one changes the wiring, not the components.
+ * Like Loki's -target: all-in-one changes which modules run in the process, not how one is wired.
  */
-const SERVICES = ['ingest', 'features', 'serving'] as const;
-const PLANNED = ['monitor', 'trainer', 'deployer'];
-
-interface Closable {
-  close(): Promise<void>;
+function bundledProject(): ProjectRuntime {
+  return { views: shopViews() };
 }
 
-function onShutdown(
-  logger: Logger,
-  closables: Closable[],
-  after: () => Promise<void> = async () => {},
-): void {
+/** Stops the modules (and what `start` brought up) once, on the first SIGINT or SIGTERM. */
+function onShutdown(logger: Logger, stop: () => Promise<void>): void {
   let stopping = false;
-  const stop = async (signal: string) => {
+  const handler = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     logger.info('shutting down: draining in-flight work', { signal });
-    for (const c of [...closables].reverse())
-      await c.close().catch((err) => logger.error('close failed', { err }));
-    await closeEmbeddedClickHouse();
-    await after();
+    await stop().catch((err) => logger.error('shutdown failed', { err }));
     process.exit(0);
   };
-  process.once('SIGINT', () => void stop('SIGINT'));
-  process.once('SIGTERM', () => void stop('SIGTERM'));
+  process.once('SIGINT', () => void handler('SIGINT'));
+  process.once('SIGTERM', () => void handler('SIGTERM'));
+}
+
+async function runSelected(
+  selected: readonly string[],
+  config: Readonly<ResolvedConfig>,
+  logger: Logger,
+  after: () => Promise<void> = async () => {},
+): Promise<RunningModules> {
+  const running = await runModules({
+    catalogue: MODULES,
+    selected,
+    config,
+    logger,
+    project: bundledProject(),
+  });
+  onShutdown(logger, async () => {
+    await running.stop();
+    await after();
+  });
+  // A module whose start fails for good takes the process down: a half-started job must not look alive.
+  for (const m of running.modules)
+    m.started.catch(async () => {
+      await running.stop();
+      await after();
+      process.exit(1);
+    });
+  return running;
 }
 
 async function start(config: Readonly<ResolvedConfig>, logger: Logger): Promise<void> {
-  const { demoRateFromEnv, startDemoProducer } = await import('./demo-producer.ts');
-  // Refused before anything starts: a typo must not bring the stack up only to fail after.
-  const rate = demoRateFromEnv(process.env);
   const stack = createStack(config, logger.child({ component: 'stack' }));
   const parts = await stack.up();
   const started = parts.filter((p) => p.state === 'started').map((p) => p.name as PartName);
-  const metrics = new MetricsRegistry();
-  const clickhouse = await createClickHouse(config);
-  const closables: Closable[] = [];
-  onShutdown(logger, closables, async () => {
+  const running = await runSelected(MODULE_NAMES, config, logger, async () => {
     if (started.length) await stack.down(started);
   });
-  const { runIngest } = await import('../ingest/index.ts');
-  const ingest = await runIngest(config, { logger: logger.child({ service: 'ingest' }), metrics });
-  closables.push(ingest);
-  await ingest.started;
-  const { runFeatures } = await import('../features/index.ts');
-  const features = await runFeatures(config, {
-    logger: logger.child({ service: 'features' }),
-    metrics,
-    clickhouse,
-  });
-  closables.push(features);
-  const { runServing } = await import('../serving/index.ts');
-  const serving = await runServing(config, { logger: logger.child({ service: 'serving' }), metrics });
-  closables.push(serving);
-  const demo = startDemoProducer({
-    brokers: config.kafka.brokers,
-    registryUrl: config.registry.url,
-    ratePerSecond: rate,
-    users: 2_000,
-    logger,
-  });
-  closables.push({ close: () => demo.stop() });
-  const { runConsole } = await import('../console/index.ts');
-  const console_ = await runConsole({
-    config,
-    logger,
-    metrics,
-    clickhouse,
-    redis: features.redis,
-    features: features.service,
-    views: features.views,
-    recentEntity: demo.recentUser,
-  });
-  closables.push(console_);
-  const host = config.http.host;
+  const url = (name: string, path = '') => `http://${config.http.host}:${running.get(name)?.port}${path}`;
+  const rate = config.demo.rate;
   process.stderr.write(
     [
       '',
       'Flywheel is running (all-in-one). Ctrl-C stops it and the stack parts it started.',
-      `  console   http://${host}:${console_.port}/`,
-      `  ingest    POST http://${host}:${ingest.port}/v1/events/shop`,
-      `  serving   POST http://${host}:${serving.port}/v1/features   (OpenAPI: /openapi.json)`,
-      `  features  http://${host}:${features.port}/metrics`,
+      `  console   ${url('console', '/')}`,
+      `  ingest    POST ${url('ingest', '/v1/events/shop')}`,
+      `  serving   POST ${url('serving', '/v1/features')}   (OpenAPI: /openapi.json)`,
+      `  features  ${url('features', '/metrics')}`,
       rate > 0
         ? `  demo traffic: ${rate} shop orders/s (FLYWHEEL_DEMO_RATE)`
         : '  demo traffic: off (FLYWHEEL_DEMO_RATE=0)',
@@ -104,25 +86,14 @@ async function start(config: Readonly<ResolvedConfig>, logger: Logger): Promise<
   );
 }
 
-async function runOne(service: string, config: Readonly<ResolvedConfig>, logger: Logger): Promise<void> {
-  if (PLANNED.includes(service))
-    throw new FlywheelError(
-      'FW_NOT_FOUND',
-      `service "${service}" is planned and not available yet; available: ${SERVICES.join(', ')}`,
-    );
-  if (!SERVICES.includes(service as (typeof SERVICES)[number]))
-    throw new FlywheelError(
-      'FW_NOT_FOUND',
-      `unknown service "${service}"; available: ${SERVICES.join(', ')}`,
-    );
-  const log = logger.child({ service });
-  const module =
-    service === 'ingest'
-      ? await (await import('../ingest/index.ts')).runIngest(config, { logger: log })
-      : service === 'features'
-        ? await (await import('../features/index.ts')).runFeatures(config, { logger: log })
-        : await (await import('../serving/index.ts')).runServing(config, { logger: log });
-  onShutdown(log, [module]);
+async function runSome(list: string, config: Readonly<ResolvedConfig>, logger: Logger): Promise<void> {
+  const selected = list
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  // Refused before anything starts: a typo must not bring modules up only to fail after.
+  startOrder(MODULES, selected);
+  await runSelected(selected, config, logger);
 }
 
 async function sql(query: string, config: Readonly<ResolvedConfig>): Promise<void> {
@@ -148,13 +119,10 @@ async function sql(query: string, config: Readonly<ResolvedConfig>): Promise<voi
 
 /** Needs only Redis and Kafka: it runs beside `flywheel start`, which holds the embedded ClickHouse. */
 async function partitions(argv: string[], config: Readonly<ResolvedConfig>): Promise<void> {
-  const [{ runPartitionsCommand }, { shopViews }] = await Promise.all([
-    import('../features/repair.ts'),
-    import('../features/views/shop.ts'),
-  ]);
+  const { runPartitionsCommand } = await import('../features/repair.ts');
   await runPartitionsCommand(argv, {
     config,
-    views: shopViews(),
+    views: bundledProject().views,
     logger: createLogger({ app: 'flywheel', command: 'partitions' }, 'warn'),
     write: (text) => process.stdout.write(text),
   });
@@ -163,12 +131,23 @@ async function partitions(argv: string[], config: Readonly<ResolvedConfig>): Pro
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
   const config = loadConfig();
-  const logger = createLogger({ app: 'flywheel' });
+  const logger = createLogger({ app: 'flywheel' }, config.log.level);
   switch (command) {
     case 'start':
       return start(config, logger);
     case 'run':
-      return runOne(rest[0] ?? '', config, logger);
+      if (!rest[0])
+        throw new FlywheelError(
+          'FW_BAD_REQUEST',
+          `usage: flywheel run <module>[,<module>…]; modules: ${MODULE_NAMES.join(', ')}`,
+        );
+      return runSome(rest.join(','), config, logger);
+    case 'modules':
+      for (const m of MODULES)
+        console.log(
+          `${m.name.padEnd(10)} ${m.description}${m.dependencies.length ? ` (after ${m.dependencies.join(', ')})` : ''}`,
+        );
+      return;
     case 'sql':
       if (!rest[0]) throw new FlywheelError('FW_BAD_REQUEST', 'usage: flywheel sql "<SELECT …>"');
       await sql(rest.join(' '), config);
@@ -181,7 +160,7 @@ async function main(argv: string[]): Promise<void> {
     default:
       throw new FlywheelError(
         'FW_BAD_REQUEST',
-        'usage: flywheel start | run <ingest|features|serving> | sql "<query>" | partitions [reset-watermark …]   (stack: npm run stack -- up|down|status)',
+        `usage: flywheel start | run <${MODULE_NAMES.join('|')}>[,…] | modules | sql "<query>" | partitions [reset-watermark …]   (stack: npm run stack -- up|down|status)`,
       );
   }
 }

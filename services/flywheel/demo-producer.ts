@@ -1,28 +1,9 @@
-import { FlywheelError } from '../platform/errors.ts';
 import type { Logger } from '../platform/logger.ts';
 import { createFlywheelProducer } from '../sdk/producer.ts';
 
 const CATEGORIES = ['grocery', 'fashion', 'electronics', 'travel', 'games', 'home'];
 const COUNTRIES = ['DE', 'FR', 'NL', 'PL', 'ES', 'IT'];
 const DEVICES = ['ios', 'android', 'web'];
-
-export const DEFAULT_DEMO_RATE = 200;
-
-/**
- * FLYWHEEL_DEMO_RATE: shop orders per second, default 200 when unset or empty; 0 turns the demo traffic
- * off. Anything else that is not a number of 0 or more is refused rather than read as NaN.
- */
-export function demoRateFromEnv(env: Readonly<Record<string, string | undefined>>): number {
-  const text = env.FLYWHEEL_DEMO_RATE?.trim();
-  if (text === undefined || text === '') return DEFAULT_DEMO_RATE;
-  const rate = Number(text);
-  if (!Number.isFinite(rate) || rate < 0)
-    throw new FlywheelError(
-      'FW_CONFIG_INVALID',
-      `FLYWHEEL_DEMO_RATE must be a number of shop orders per second, 0 or more (0 turns demo traffic off), got "${env.FLYWHEEL_DEMO_RATE}"`,
-    );
-  return rate;
-}
 
 /**
  * Orders due at each tick for `ratePerSecond`: what a tick cannot send is owed to the next, so 5/s at

@@ -6,7 +6,7 @@ import { createProducer, ensureTopics } from '../platform/kafka.ts';
 import type { Logger } from '../platform/logger.ts';
 import type { MetricsRegistry } from '../platform/metrics.ts';
 import type { RegistryCodec } from '../platform/registry-codec.ts';
-import { sleep } from '../platform/retry.ts';
+import { retryStartup, StartCancelled, sleep } from '../platform/retry.ts';
 import { invalidBatchError, validateBatch } from './core.ts';
 import { toMessages } from './messages.ts';
 import { createSourceCatalogue, type Source, type SourceCatalogue } from './sources.ts';
@@ -21,7 +21,7 @@ export interface IngestServiceDeps {
   readonly sources?: SourceCatalogue;
   /** Longest a request waits for Kafka's acknowledgement before answering 503 (never hang). */
   readonly sendTimeoutMs?: number;
-  /** Backoff between start-up attempts while Kafka or the registry is unreachable. */
+  /** Backoff between start-up attempts while Kafka or the registry is unreachable (default: config.startup). */
   readonly reconnectDelayMs?: { initial: number; max: number };
 }
 
@@ -41,7 +41,9 @@ export function createIngestService(deps: IngestServiceDeps) {
   const { config, logger, metrics, kafka, codec } = deps;
   const sources = deps.sources ?? createSourceCatalogue();
   const sendTimeoutMs = deps.sendTimeoutMs ?? 5_000;
-  const delays = deps.reconnectDelayMs ?? { initial: 200, max: 5_000 };
+  const reconnect = deps.reconnectDelayMs
+    ? { initialDelayMs: deps.reconnectDelayMs.initial, maxDelayMs: deps.reconnectDelayMs.max }
+    : {};
   const accepted = metrics.counter(
     'flywheel_ingest_events_accepted_total',
     'Events written to Kafka, by source.',
@@ -79,34 +81,38 @@ export function createIngestService(deps: IngestServiceDeps) {
     await producer.connect();
   }
 
+  /** One attempt; `start` repeats it under the one start-up policy while the fault is retriable. */
+  async function attempt(): Promise<void> {
+    try {
+      await connectOnce();
+    } catch (err) {
+      await producer?.disconnect().catch(() => {});
+      producer = undefined;
+      throw err;
+    }
+  }
+
   async function start(): Promise<void> {
     if (state !== 'idle') return;
     state = 'connecting';
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await connectOnce();
-        if (state !== 'connecting') {
-          await producer?.disconnect().catch(() => {});
-          return;
-        }
-        state = 'ready';
-        logger.info('ingest ready', { sources: [...sources.keys()] });
-        return;
-      } catch (err) {
-        await producer?.disconnect().catch(() => {});
-        producer = undefined;
-        if (state !== 'connecting') return;
-        // Kafka client errors are transport trouble here; coded errors say for themselves.
-        if (err instanceof FlywheelError && !err.retriable) {
-          state = 'stopped';
-          throw err;
-        }
-        const delay = Math.min(delays.max, delays.initial * 2 ** attempt);
-        logger.warn('ingest cannot reach Kafka or the registry yet; retrying', { err, attempt, delay });
-        await sleep(delay);
-        if (state !== 'connecting') return;
-      }
+    try {
+      await retryStartup(attempt, {
+        policy: { ...config.startup, ...reconnect },
+        logger,
+        what: 'ingest',
+        stopped: () => state !== 'connecting',
+      });
+    } catch (err) {
+      if (err instanceof StartCancelled) return;
+      if (state === 'connecting') state = 'stopped';
+      throw err;
     }
+    if (state !== 'connecting') {
+      await producer?.disconnect().catch(() => {});
+      return;
+    }
+    state = 'ready';
+    logger.info('ingest ready', { sources: [...sources.keys()] });
   }
 
   function sourceFor(name: string): Source {

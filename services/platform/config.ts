@@ -44,7 +44,29 @@ const FeaturesSchema = z.object({
   offlineIntervalMs: z.coerce.number().int().min(0).max(60_000).default(250),
 });
 
+const StartupSchema = z.object({
+  /** First delay of the start-up backoff (full jitter, doubling). Tests set a few ms. */
+  initialDelayMs: z.coerce.number().int().min(0).default(200),
+  maxDelayMs: z.coerce.number().int().min(0).default(5_000),
+  /** Attempts before a module gives up starting; 0 = until it is stopped (a server waits for Kafka). */
+  maxAttempts: z.coerce.number().int().min(0).default(0),
+});
+
+const LogSchema = z.object({
+  level: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
+});
+
+const DemoSchema = z.object({
+  /** Orders per second the demo module publishes; 0 sends nothing. */
+  rate: z.coerce.number().min(0).max(100_000).default(200),
+  /** Distinct demo users. */
+  users: z.coerce.number().int().min(1).max(10_000_000).default(2_000),
+});
+
 export const ConfigSchema = z.object({
+  log: LogSchema.default(LogSchema.parse({})),
+  startup: StartupSchema.default(StartupSchema.parse({})),
+  demo: DemoSchema.default(DemoSchema.parse({})),
   stack: StackSchema.default(StackSchema.parse({})),
   kafka: z
     .object({
@@ -100,6 +122,32 @@ export interface ResolvedConfig extends FlywheelConfig {
 }
 
 export const ENV_VARS: ReadonlyArray<{ env: string; path: string; description: string; list?: boolean }> = [
+  {
+    env: 'FLYWHEEL_LOG_LEVEL',
+    path: 'log.level',
+    description: 'Least level logged: debug, info, warn, error or silent.',
+  },
+  {
+    env: 'FLYWHEEL_STARTUP_INITIAL_DELAY_MS',
+    path: 'startup.initialDelayMs',
+    description: 'First delay of the one start-up retry policy (full-jitter exponential backoff).',
+  },
+  {
+    env: 'FLYWHEEL_STARTUP_MAX_DELAY_MS',
+    path: 'startup.maxDelayMs',
+    description: 'Largest delay between start-up attempts.',
+  },
+  {
+    env: 'FLYWHEEL_STARTUP_MAX_ATTEMPTS',
+    path: 'startup.maxAttempts',
+    description: 'Start-up attempts before a module gives up; 0 keeps trying until it is stopped.',
+  },
+  {
+    env: 'FLYWHEEL_DEMO_RATE',
+    path: 'demo.rate',
+    description: 'Orders per second the demo module publishes in `flywheel start`; 0 sends nothing.',
+  },
+  { env: 'FLYWHEEL_DEMO_USERS', path: 'demo.users', description: 'Distinct users of the demo traffic.' },
   {
     env: 'FLYWHEEL_CACHE_DIR',
     path: 'stack.cacheDir',
@@ -218,11 +266,11 @@ export const ENV_VARS: ReadonlyArray<{ env: string; path: string; description: s
   {
     env: 'FLYWHEEL_HTTP_PORT',
     path: 'http.port',
-    description: 'Port of a single-service process (`flywheel run <service>`); overrides its default.',
+    description: 'Port of a one-module process (`flywheel run <module>`); overrides its default.',
   },
   { env: 'FLYWHEEL_INGEST_PORT', path: 'http.ingestPort', description: 'Ingest API port.' },
   { env: 'FLYWHEEL_SERVING_PORT', path: 'http.servingPort', description: 'Serving API port.' },
-  { env: 'FLYWHEEL_CONSOLE_PORT', path: 'http.consolePort', description: 'Console and monitor port.' },
+  { env: 'FLYWHEEL_CONSOLE_PORT', path: 'http.consolePort', description: 'Console port.' },
   {
     env: 'FLYWHEEL_MAX_BODY_BYTES',
     path: 'http.maxBodyBytes',

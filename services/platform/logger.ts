@@ -1,6 +1,6 @@
 /**
  * Structured logs: one JSON object a line on stderr (stdout stays free for command output such as the
- * benchmarks' final JSON line). Level from FLYWHEEL_LOG_LEVEL; `child` adds fixed fields (service, partition).
+ * benchmarks' final JSON line). Level from the config's `log.level` (FLYWHEEL_LOG_LEVEL); `child` adds fixed fields (service, partition).
  */
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
 const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 100 };
@@ -15,7 +15,7 @@ export interface Logger {
 
 export function createLogger(
   base: Record<string, unknown> = {},
-  level: LogLevel = (process.env.FLYWHEEL_LOG_LEVEL as LogLevel | undefined) ?? 'info',
+  level: LogLevel = 'info',
   write: (line: string) => void = (line) => process.stderr.write(line + '\n'),
 ): Logger {
   const min = RANK[level] ?? RANK.info;

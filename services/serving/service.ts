@@ -12,7 +12,7 @@ import { createProducer, ensureTopics } from '../platform/kafka.ts';
 import type { Logger } from '../platform/logger.ts';
 import type { MetricsRegistry } from '../platform/metrics.ts';
 import type { RegistryCodec } from '../platform/registry-codec.ts';
-import { sleep } from '../platform/retry.ts';
+import { retryStartup, StartCancelled } from '../platform/retry.ts';
 import { MODEL_NAME, type ModelRegistry } from '../registry/registry.ts';
 import { buildInputs, planInputs } from './model-inputs.ts';
 import { createModelCache } from './models.ts';
@@ -116,20 +116,23 @@ export function createServingService(deps: ServingServiceDeps) {
     await deps.registry.migrate();
     await runStatements(deps.clickhouse, predictionTablesDdl(db));
     models.start();
-    for (let attempt = 0; state === 'connecting'; attempt++) {
-      try {
-        const p = createProducer(deps.kafka);
-        await p.connect();
-        producer = p;
-        log.start();
-        state = 'ready';
-        logger.info('serving ready', { views: allViews });
-      } catch (err) {
-        const delay = Math.min(5_000, 200 * 2 ** attempt);
-        logger.warn('serving cannot reach Kafka yet; retrying', { err, attempt, delay });
-        await sleep(delay);
-      }
+    try {
+      producer = await retryStartup(
+        async () => {
+          const p = createProducer(deps.kafka);
+          await p.connect();
+          return p;
+        },
+        { policy: deps.config.startup, logger, what: 'serving', stopped: () => state !== 'connecting' },
+      );
+    } catch (err) {
+      if (err instanceof StartCancelled) return;
+      throw err;
     }
+    if (state !== 'connecting') return;
+    log.start();
+    state = 'ready';
+    logger.info('serving ready', { views: allViews });
   }
 
   function viewsFor(req: { views: string[] | undefined; featureService: string | undefined }): string[] {

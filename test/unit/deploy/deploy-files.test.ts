@@ -4,14 +4,19 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parseDocument } from 'yaml';
+import { MODULE_NAMES } from '../../../services/flywheel/modules.ts';
 import { ENV_VARS } from '../../../services/platform/config.ts';
 import { type K8sObject, renderKustomization } from './kustomize.ts';
 import { validateCompose, validateK8s } from './validators.ts';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-const SERVICES = ['ingest', 'features', 'serving', 'monitor', 'trainer', 'deployer'];
-/** Public ports fixed by the product: ingest, serving, console (monitor). */
-const PUBLIC_PORTS: Record<string, number> = { ingest: 8700, serving: 8701, monitor: 8702 };
+/**
+ * The modules deployed one per container: every module but the bundled example's demo traffic. Taken
+ * from the module list, so a file that runs a module Flywheel does not have fails here.
+ */
+const SERVICES = MODULE_NAMES.filter((m) => m !== 'demo');
+/** Public ports fixed by the product: ingest, serving, console. */
+const PUBLIC_PORTS: Record<string, number> = { ingest: 8700, serving: 8701, console: 8702 };
 /**
  * Environment variables the deploy files may set: Flywheel's config table plus a few read outside it.
  * FLYWHEEL_HTTP_PORT is the port of the process's own HTTP server (health, metrics).
@@ -65,6 +70,18 @@ describe('docker-compose.yml', () => {
         );
       }
     }
+  });
+
+  it('runs only modules that exist', () => {
+    const named = Object.values(loadCompose().services)
+      .map((s) => s.command)
+      .filter((c): c is string[] => c?.[0] === 'run')
+      .flatMap((c) => c[1]!.split(','));
+    assert.deepEqual(
+      named.filter((m) => !MODULE_NAMES.includes(m)),
+      [],
+      'docker-compose.yml runs modules Flywheel does not have',
+    );
   });
 
   describe('catches typos (negative controls)', () => {

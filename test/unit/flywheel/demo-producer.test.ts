@@ -1,27 +1,43 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { createOrderBudget, demoRateFromEnv } from '../../../services/flywheel/demo-producer.ts';
+import { createOrderBudget } from '../../../services/flywheel/demo-producer.ts';
+import { loadConfig } from '../../../services/platform/config.ts';
 import { FlywheelError } from '../../../services/platform/errors.ts';
 
-describe('FLYWHEEL_DEMO_RATE', () => {
+describe('FLYWHEEL_DEMO_RATE (config demo.rate)', () => {
   test('unset or empty is the default, 0 is off, a number of 0 or more is taken', () => {
-    assert.equal(demoRateFromEnv({}), 200);
-    assert.equal(demoRateFromEnv({ FLYWHEEL_DEMO_RATE: '' }), 200);
-    assert.equal(demoRateFromEnv({ FLYWHEEL_DEMO_RATE: '0' }), 0);
-    assert.equal(demoRateFromEnv({ FLYWHEEL_DEMO_RATE: ' 2.5 ' }), 2.5);
+    assert.equal(loadConfig({}).demo.rate, 200);
+    assert.equal(loadConfig({ FLYWHEEL_DEMO_RATE: '' }).demo.rate, 200);
+    assert.equal(loadConfig({ FLYWHEEL_DEMO_RATE: '0' }).demo.rate, 0);
+    assert.equal(loadConfig({ FLYWHEEL_DEMO_RATE: ' 2.5 ' }).demo.rate, 2.5);
   });
 
   test('a negative or non-numeric rate is refused, naming the variable', () => {
     for (const value of ['-1', 'fast', 'Infinity', '1/s']) {
       assert.throws(
-        () => demoRateFromEnv({ FLYWHEEL_DEMO_RATE: value }),
+        () => loadConfig({ FLYWHEEL_DEMO_RATE: value }),
         (err: unknown) =>
           err instanceof FlywheelError &&
           err.code === 'FW_CONFIG_INVALID' &&
-          err.message.includes('FLYWHEEL_DEMO_RATE') &&
-          err.message.includes(`"${value}"`),
+          err.message.includes('demo.rate (FLYWHEEL_DEMO_RATE)'),
       );
     }
+  });
+
+  test('every bad setting is reported at once', () => {
+    assert.throws(
+      () =>
+        loadConfig({
+          FLYWHEEL_DEMO_RATE: '-1',
+          FLYWHEEL_LOG_LEVEL: 'loud',
+          FLYWHEEL_STARTUP_MAX_ATTEMPTS: 'x',
+        }),
+      (err: unknown) =>
+        err instanceof FlywheelError &&
+        ['FLYWHEEL_DEMO_RATE', 'FLYWHEEL_LOG_LEVEL', 'FLYWHEEL_STARTUP_MAX_ATTEMPTS'].every((v) =>
+          err.message.includes(v),
+        ),
+    );
   });
 
   test('the budget sends nothing at 0 and carries fractions between ticks', () => {
