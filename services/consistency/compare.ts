@@ -1,6 +1,5 @@
 import type { AggregationKind, AggregationOutput } from '../core/aggregation/index.ts';
-import type { CompiledView } from '../features/definition.ts';
-import type { ViewStatus } from '../features/online-reader.ts';
+import type { CompiledView, ViewStatus } from '../features/index.ts';
 
 /**
  * The consistency rule, pure (docs/consistency.md): one served model input — as the prediction log

@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import type { ClickHouseClient } from '@clickhouse/client';
-import { type CompiledView, viewsByNameOrId } from '../features/definition.ts';
+import { type CompiledView, viewsByNameOrId } from '../features/index.ts';
 import { runStatements } from '../platform/clickhouse.ts';
 import { FlywheelError } from '../platform/errors.ts';
 import type { Logger } from '../platform/logger.ts';
 import type { MetricsRegistry } from '../platform/metrics.ts';
-import { createTrainingSetBuilder } from '../training/builder.ts';
+import { createTrainingSetBuilder } from '../training/index.ts';
 import {
   emptyTally,
   type LoggedPrediction,

@@ -1,7 +1,5 @@
 import type { ClickHouseClient } from '@clickhouse/client';
-import type { CompiledView } from '../features/definition.ts';
-import type { OnlineReader } from '../features/online-reader.ts';
-import type { FeaturesService } from '../features/service.ts';
+import type { CompiledView, FeaturesService, OnlineReader } from '../features/index.ts';
 import { FlywheelError } from '../platform/errors.ts';
 import type { MetricsRegistry } from '../platform/metrics.ts';
 

@@ -1,4 +1,17 @@
+export {
+  type CompiledView,
+  compileView,
+  defineFeatureView,
+  type FeatureViewDef,
+  viewsByNameOrId,
+} from './definition.ts';
 export { FEATURES_DEFAULT_PORT, type FeaturesProject, featuresModule } from './module.ts';
-export { createOnlineReader, type EntityVector, type OnlineReader } from './online-reader.ts';
+export {
+  createOnlineReader,
+  type EntityVector,
+  type OnlineReader,
+  type ViewStatus,
+} from './online-reader.ts';
+export { runPartitionsCommand } from './repair.ts';
 export { createFeaturesService, type FeaturesService } from './service.ts';
 export { shopViews } from './views/shop.ts';

@@ -1,92 +1,33 @@
 import { loadSchemaForTopic } from '../../schemas/catalog.ts';
-import { DEFAULT_EVENT_BOUNDS, DEFAULT_KEY_LIMITS } from '../core/contracts/event-bounds.ts';
-import { type AvroContract, avroToZod } from '../core/contracts/index.ts';
+import {
+  createSourceCatalogue as buildSourceCatalogue,
+  type SourceCatalogue,
+  type SourceDefinition,
+} from '../core/contracts/sources.ts';
+
+export {
+  DEFAULT_LIMITS,
+  type Source,
+  type SourceCatalogue,
+  type SourceDefinition,
+  type SourceLimits,
+} from '../core/contracts/sources.ts';
 
 /**
  * The source catalogue: which topic a named source writes to, its Avro contract and its entity key.
- * Plain data (SOURCE_DEFINITIONS) plus a factory that loads schemas and compiles contracts once, so the
- * ingest service, the SDK, the feature views and the CLI all read the same table.
+ * Plain data (SOURCE_DEFINITIONS) here; the factory that loads schemas and compiles contracts once is
+ * services/core/contracts/sources.ts, shared with the producer SDK, so the ingest service, the SDK, the
+ * feature views and the CLI all read the same table.
  */
-export interface SourceLimits {
-  /** Most events one request may carry (413 FW_BATCH_TOO_LARGE above). */
-  readonly maxEvents: number;
-  /** Largest single event, as JSON bytes (413 FW_PAYLOAD_TOO_LARGE above). */
-  readonly maxEventBytes: number;
-  /** Deepest nesting of objects/arrays inside one event (400 above; stops stack-exhaustion payloads). */
-  readonly maxDepth: number;
-  /** Longest entity key in UTF-8 bytes (400 FW_ENTITY_KEY_INVALID above). */
-  readonly maxKeyBytes: number;
-  /** Furthest an event time may be ahead of the server's clock, ms (400 FW_EVENT_TIME_OUT_OF_BOUNDS). */
-  readonly maxFutureSkewMs: number;
-  /** Earliest plausible event time, epoch ms (400 FW_EVENT_TIME_OUT_OF_BOUNDS before it). */
-  readonly minEventTimeMs: number;
-}
-
-export interface SourceDefinition {
-  readonly name: string;
-  readonly topic: string;
-  /** Field whose value is the Kafka message key (the entity key features are grouped by). */
-  readonly keyField: string;
-  /** Event-time field (epoch ms, Avro timestamp-millis): checked against the source's time bounds. */
-  readonly timestampField: string;
-  readonly limits?: Partial<SourceLimits>;
-}
-
-export interface Source extends SourceDefinition {
-  readonly limits: SourceLimits;
-  /** The Avro schema registered under `<topic>-value`. */
-  readonly schema: object;
-  readonly contract: AvroContract<unknown>;
-}
-
-export const DEFAULT_LIMITS: SourceLimits = Object.freeze({
-  maxEvents: 1_000,
-  maxEventBytes: 64 * 1024,
-  maxDepth: 32,
-  maxKeyBytes: DEFAULT_KEY_LIMITS.maxKeyBytes,
-  maxFutureSkewMs: DEFAULT_EVENT_BOUNDS.maxFutureSkewMs,
-  minEventTimeMs: DEFAULT_EVENT_BOUNDS.minEventTimeMs,
-});
-
 export const SOURCE_DEFINITIONS: readonly SourceDefinition[] = Object.freeze([
   { name: 'shop', topic: 'events.shop', keyField: 'user_id', timestampField: 'ts' },
   { name: 'shop-outcomes', topic: 'outcomes.shop', keyField: 'user_id', timestampField: 'ts' },
 ]);
 
-export type SourceCatalogue = ReadonlyMap<string, Source>;
-
+/** The catalogue of `definitions` (the shop sources by default), schemas from schemas/catalog.ts. */
 export function createSourceCatalogue(
   definitions: readonly SourceDefinition[] = SOURCE_DEFINITIONS,
   loadSchema: (topic: string) => object = loadSchemaForTopic,
 ): SourceCatalogue {
-  const catalogue = new Map<string, Source>();
-  for (const def of definitions) {
-    const schema = loadSchema(def.topic);
-    const fields = (schema as { fields?: Array<{ name: string; type: unknown }> }).fields ?? [];
-    const key = fields.find((f) => f.name === def.keyField);
-    // The key must always be present and stringifiable, or events of one entity could scatter.
-    if (!key || !['string', 'int', 'long'].includes(String(key.type)))
-      throw new Error(`source "${def.name}": key field "${def.keyField}" must be a required string/int/long`);
-    const time = fields.find((f) => f.name === def.timestampField);
-    if (!time || !isTimestampMillis(time.type))
-      throw new Error(
-        `source "${def.name}": timestamp field "${def.timestampField}" must be a required long with logicalType timestamp-millis`,
-      );
-    if (catalogue.has(def.name)) throw new Error(`source "${def.name}" is defined twice`);
-    catalogue.set(
-      def.name,
-      Object.freeze({
-        ...def,
-        limits: Object.freeze({ ...DEFAULT_LIMITS, ...def.limits }),
-        schema,
-        contract: avroToZod(schema),
-      }),
-    );
-  }
-  return catalogue;
-}
-
-function isTimestampMillis(type: unknown): boolean {
-  const spec = type as { type?: unknown; logicalType?: unknown } | null;
-  return spec?.type === 'long' && spec.logicalType === 'timestamp-millis';
+  return buildSourceCatalogue(definitions, loadSchema);
 }

@@ -1,5 +1,5 @@
+import { readFileSync } from 'node:fs';
 import type { Producer } from 'kafkajs';
-import { loadSchemaFile } from '../../schemas/catalog.ts';
 import type { FlywheelError } from './errors.ts';
 import { chunkBySize, messageBytes } from './kafka.ts';
 import type { RegistryCodec } from './registry-codec.ts';
@@ -19,9 +19,15 @@ export interface DeadLetter {
   error: FlywheelError;
 }
 
+/**
+ * The envelope is a platform schema, not a domain contract, so it is read by its own path rather than
+ * through schemas/catalog.ts (the platform imports no domain contract).
+ */
+const DEAD_LETTER_SCHEMA = new URL('../../schemas/platform/dead-letter.avsc', import.meta.url);
+
 export function createDeadLetterWriter(deps: { producer: Producer; codec: RegistryCodec; service: string }) {
   const encoders = new Map<string, (value: object) => Buffer>();
-  const schema = loadSchemaFile('platform/dead-letter.avsc');
+  const schema = JSON.parse(readFileSync(DEAD_LETTER_SCHEMA, 'utf8')) as object;
 
   async function encoderFor(dlqTopic: string) {
     let encode = encoders.get(dlqTopic);

@@ -4,6 +4,7 @@ import type { ResolvedConfig } from '../platform/config.ts';
 export { createArtifactStore, sha256Of } from './artifacts.ts';
 export {
   createModelRegistry,
+  MODEL_NAME,
   type ModelRegistry,
   type ModelVersion,
   type RegisterOptions,

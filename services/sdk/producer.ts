@@ -1,14 +1,20 @@
-import { invalidBatchError, validateBatch } from '../ingest/core.ts';
-import { toMessages } from '../ingest/messages.ts';
-import { createSourceCatalogue, type SourceCatalogue } from '../ingest/sources.ts';
-import { withTimeout } from '../ingest/with-timeout.ts';
+import { invalidBatchError, validateBatch } from '../core/contracts/batch.ts';
+import { toMessages } from '../core/contracts/messages.ts';
+import { createSourceCatalogue, type SourceCatalogue } from '../core/contracts/sources.ts';
+import { withTimeout } from '../core/with-timeout.ts';
 import { loadConfig } from '../platform/config.ts';
 import { FlywheelError } from '../platform/errors.ts';
 import { createKafka, createProducer } from '../platform/kafka.ts';
 import { createLogger, type Logger } from '../platform/logger.ts';
 import { createRegistryCodec } from '../platform/registry-codec.ts';
-import type { SourceEvents } from './shop-contracts.ts';
+import { loadShopSchema, SHOP_SOURCE_DEFINITIONS, type SourceEvents } from './shop-contracts.ts';
 
+export {
+  createSourceCatalogue,
+  type Source,
+  type SourceCatalogue,
+  type SourceDefinition,
+} from '../core/contracts/sources.ts';
 export type {
   ShopOrder,
   ShopOrderInput,
@@ -22,7 +28,10 @@ export interface FlywheelProducerOptions {
   readonly registryUrl: string;
   readonly clientId?: string;
   readonly logger?: Logger;
-  /** Defaults to the built-in catalogue (`shop`, `shop-outcomes`). */
+  /**
+   * Defaults to the built-in catalogue (`shop`, `shop-outcomes`: SHOP_SOURCE_DEFINITIONS); build another
+   * with createSourceCatalogue(definitions, loadSchema).
+   */
   readonly sources?: SourceCatalogue;
   /** Longest `send` waits for Kafka's acknowledgement before failing with FW_KAFKA_UNAVAILABLE. */
   readonly sendTimeoutMs?: number;
@@ -47,7 +56,7 @@ export function createFlywheelProducer(opts: FlywheelProducerOptions) {
   const logger = opts.logger ?? createLogger({ component: 'flywheel-sdk' }, 'warn');
   const kafka = createKafka(config, logger);
   const codec = createRegistryCodec(opts.registryUrl);
-  const sources = opts.sources ?? createSourceCatalogue();
+  const sources = opts.sources ?? createSourceCatalogue(SHOP_SOURCE_DEFINITIONS, loadShopSchema);
   const sendTimeoutMs = opts.sendTimeoutMs ?? 5_000;
   const producer = createProducer(kafka);
   const schemaIds = new Map<string, Promise<number>>();

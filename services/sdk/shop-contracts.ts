@@ -1,5 +1,7 @@
+import { readFileSync } from 'node:fs';
 import type { z } from 'zod';
 import { avroToZod } from '../core/contracts/index.ts';
+import type { SourceDefinition } from '../core/contracts/sources.ts';
 
 /**
  * Static types for the demo sources. TypeScript cannot type a JSON file's string literals, so the
@@ -51,4 +53,27 @@ export type ShopOutcome = z.infer<typeof shopOutcomeContract>;
 export interface SourceEvents {
   shop: ShopOrderInput;
   'shop-outcomes': ShopOutcomeInput;
+}
+
+/**
+ * The built-in sources the producer sends to by default: the same table as SOURCE_DEFINITIONS in
+ * services/ingest/sources.ts (the SDK imports no service, so it carries its own copy;
+ * test/unit/deps/sdk-shop-sources.test.ts fails if the two drift).
+ */
+export const SHOP_SOURCE_DEFINITIONS: readonly SourceDefinition[] = Object.freeze([
+  { name: 'shop', topic: 'events.shop', keyField: 'user_id', timestampField: 'ts' },
+  { name: 'shop-outcomes', topic: 'outcomes.shop', keyField: 'user_id', timestampField: 'ts' },
+]);
+
+/** The .avsc each built-in topic carries, read by path (these files ship with the SDK). */
+const SHOP_SCHEMA_FILES: Readonly<Record<string, URL>> = Object.freeze({
+  'events.shop': new URL('../../schemas/domains/shop/shop-order.avsc', import.meta.url),
+  'outcomes.shop': new URL('../../schemas/domains/shop/shop-outcome.avsc', import.meta.url),
+});
+
+/** The Avro schema (plain JSON, documentation included) of a built-in topic's values. */
+export function loadShopSchema(topic: string): object {
+  const file = SHOP_SCHEMA_FILES[topic];
+  if (!file) throw new Error(`no built-in Avro contract for topic "${topic}"`);
+  return JSON.parse(readFileSync(file, 'utf8')) as object;
 }

@@ -1,5 +1,4 @@
-import type { CompiledView } from '../features/definition.ts';
-import type { EntityVector } from '../features/online-reader.ts';
+import type { CompiledView, EntityVector } from '../features/index.ts';
 import { FlywheelError } from '../platform/errors.ts';
 
 /**

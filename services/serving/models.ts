@@ -2,8 +2,13 @@ import type * as ort from 'onnxruntime-node';
 import { FlywheelError } from '../platform/errors.ts';
 import type { Logger } from '../platform/logger.ts';
 import type { MetricsRegistry } from '../platform/metrics.ts';
-import type { ModelRegistry, ModelVersion } from '../registry/registry.ts';
-import { loadSession, type ModelSignature, signatureOf } from '../registry/signature.ts';
+import {
+  loadSession,
+  type ModelRegistry,
+  type ModelSignature,
+  type ModelVersion,
+  signatureOf,
+} from '../registry/index.ts';
 import type { InputPlan } from './model-inputs.ts';
 
 /**

@@ -1,4 +1,4 @@
-import type { CompiledView } from '../features/definition.ts';
+import type { CompiledView } from '../features/index.ts';
 import { createKafka } from '../platform/kafka.ts';
 import type { FlywheelModule } from '../platform/modules.ts';
 import { createRegistryCodec } from '../platform/registry-codec.ts';

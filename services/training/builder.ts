@@ -3,7 +3,7 @@ import { isAbsolute, resolve } from 'node:path';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { AggregationOutput } from '../core/aggregation/index.ts';
 import { LIFETIME } from '../core/windows/duration.ts';
-import { type CompiledView, viewsByNameOrId } from '../features/definition.ts';
+import { type CompiledView, viewsByNameOrId } from '../features/index.ts';
 import { runStatements } from '../platform/clickhouse.ts';
 import { FlywheelError } from '../platform/errors.ts';
 import type { Logger } from '../platform/logger.ts';

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { shopViews } from '../features/views/shop.ts';
+import { shopViews } from '../features/index.ts';
 import { closeEmbeddedClickHouse, createClickHouse } from '../platform/clickhouse.ts';
 import { loadConfig } from '../platform/config.ts';
 import { FlywheelError } from '../platform/errors.ts';

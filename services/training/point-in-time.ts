@@ -1,7 +1,6 @@
 import type { AggregationOutput, FieldValue } from '../core/aggregation/index.ts';
 import { coverWindow, type TileRef, tileStart } from '../core/windows/tiles.ts';
-import type { CompiledView } from '../features/definition.ts';
-import type { ViewStatus } from '../features/online-reader.ts';
+import type { CompiledView, ViewStatus } from '../features/index.ts';
 import { FlywheelError } from '../platform/errors.ts';
 
 /**

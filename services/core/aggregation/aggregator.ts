@@ -17,7 +17,7 @@
  * - `merge(a, b)` may mutate and return `a`; it never mutates `b` and never returns an object aliased to
  *   `b`. `update` may mutate and return its IR. Always use the returned value.
  */
-import { FlywheelError } from '../../platform/errors.ts';
+import { FlywheelError } from '../errors.ts';
 import { countAggregator, maxAggregator, minAggregator, sumAggregator } from './basic.ts';
 import { createQuantileAggregator, DEFAULT_QUANTILES } from './ddsketch.ts';
 import { distinctAggregator } from './hyperloglog.ts';

@@ -1,5 +1,5 @@
 /** Guards for `decode`: stored tiles come from outside the process, so every shape is checked. */
-import { FlywheelError } from '../../platform/errors.ts';
+import { FlywheelError } from '../errors.ts';
 
 export function decodeError(kind: string, message: string, data: unknown): FlywheelError {
   const sample = JSON.stringify(data)?.slice(0, 200);

@@ -4,7 +4,7 @@
  * lifetime is LIFETIME (= Infinity), so "is W finite" is Number.isFinite(W) and W compares above
  * every real window without a special case.
  */
-import { FlywheelError } from '../../platform/errors.ts';
+import { FlywheelError } from '../errors.ts';
 
 export const LIFETIME = Number.POSITIVE_INFINITY;
 

@@ -22,7 +22,7 @@
  * FIELD NAMES of tiles (Redis hash fields) are `${res}:${start}` with both numbers in base 36:
  * compact, stable and reversible (parseFieldName).
  */
-import { FlywheelError } from '../../platform/errors.ts';
+import { FlywheelError } from '../errors.ts';
 import { LIFETIME } from './duration.ts';
 
 export interface TileRef {
