@@ -1,6 +1,4 @@
-import type { CompiledView } from '../features/definition.ts';
-import { createOnlineReader } from '../features/online-reader.ts';
-import type { FeaturesService } from '../features/service.ts';
+import { type CompiledView, createOnlineReader, type FeaturesService } from '../features/index.ts';
 import { FlywheelError } from '../platform/errors.ts';
 import type { FlywheelModule } from '../platform/modules.ts';
 import { CONSOLE_PAGE } from './page.ts';

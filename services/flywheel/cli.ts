@@ -1,4 +1,4 @@
-import { runReadOnlyQuery } from '../console/status.ts';
+import { runReadOnlyQuery } from '../console/index.ts';
 import { shopViews } from '../features/index.ts';
 import { closeEmbeddedClickHouse, createClickHouse } from '../platform/clickhouse.ts';
 import { loadConfig, type ResolvedConfig } from '../platform/config.ts';
@@ -119,7 +119,7 @@ async function sql(query: string, config: Readonly<ResolvedConfig>): Promise<voi
 
 /** Needs only Redis and Kafka: it runs beside `flywheel start`, which holds the embedded ClickHouse. */
 async function partitions(argv: string[], config: Readonly<ResolvedConfig>): Promise<void> {
-  const { runPartitionsCommand } = await import('../features/repair.ts');
+  const { runPartitionsCommand } = await import('../features/index.ts');
   await runPartitionsCommand(argv, {
     config,
     views: bundledProject().views,

@@ -1,5 +1,5 @@
 import type { Logger } from '../platform/logger.ts';
-import { createFlywheelProducer } from '../sdk/producer.ts';
+import { createFlywheelProducer } from '../sdk/index.ts';
 
 const CATEGORIES = ['grocery', 'fashion', 'electronics', 'travel', 'games', 'home'];
 const COUNTRIES = ['DE', 'FR', 'NL', 'PL', 'ES', 'IT'];

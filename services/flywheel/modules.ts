@@ -1,10 +1,8 @@
-import { consoleModule } from '../console/module.ts';
-import type { CompiledView } from '../features/definition.ts';
-import { featuresModule } from '../features/module.ts';
-import { ingestModule } from '../ingest/module.ts';
-import type { SourceCatalogue } from '../ingest/sources.ts';
+import { consoleModule } from '../console/index.ts';
+import { type CompiledView, featuresModule } from '../features/index.ts';
+import { ingestModule, type SourceCatalogue } from '../ingest/index.ts';
 import type { FlywheelModule } from '../platform/modules.ts';
-import { servingModule } from '../serving/module.ts';
+import { servingModule } from '../serving/index.ts';
 import { demoModule } from './demo-module.ts';
 
 /** Everything a module may take from the user's project; each module declares the part it reads. */
