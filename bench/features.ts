@@ -1,6 +1,6 @@
+import { shopViews } from '../examples/shop/views.ts';
 import type { ProcessorOptions } from '../services/features/engine/processor.ts';
 import { createFeaturesService } from '../services/features/service.ts';
-import { shopViews } from '../services/features/views/shop.ts';
 import { closeEmbeddedClickHouse, createClickHouse } from '../services/platform/clickhouse.ts';
 import { loadConfig } from '../services/platform/config.ts';
 import { createKafka } from '../services/platform/kafka.ts';

@@ -1,5 +1,5 @@
+import { shopViews } from '../examples/shop/views.ts';
 import { createOfflineStore } from '../services/features/offline-store.ts';
-import { shopViews } from '../services/features/views/shop.ts';
 import { closeEmbeddedClickHouse, createClickHouse } from '../services/platform/clickhouse.ts';
 import { loadConfig } from '../services/platform/config.ts';
 import { createTrainingSetBuilder } from '../services/training/builder.ts';

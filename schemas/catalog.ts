@@ -8,7 +8,7 @@ import { FlywheelError } from '../services/platform/errors.ts';
  * subject `<topic>-value`; this table is the single place that says which `.avsc` that is.
  *
  * Order matters: the first matching pattern wins, so `*.dlq` comes first (a dead-letter topic of
- * `events.shop` carries dead letters, not orders). `*` matches one or more characters, dots included.
+ * a project's source carries dead letters, not its events). `*` matches one or more characters, dots included.
  */
 export interface SchemaEntry {
   /** Topic name or glob (`*` = one or more characters). */
@@ -19,8 +19,6 @@ export interface SchemaEntry {
 
 export const SCHEMA_CATALOG: readonly SchemaEntry[] = Object.freeze([
   { pattern: '*.dlq', file: 'platform/dead-letter.avsc' },
-  { pattern: 'events.shop', file: 'domains/shop/shop-order.avsc' },
-  { pattern: 'outcomes.shop', file: 'domains/shop/shop-outcome.avsc' },
   { pattern: 'ml.drift', file: 'platform/ml-drift.avsc' },
   { pattern: 'ml.retrain', file: 'platform/ml-retrain.avsc' },
   { pattern: 'ml.models', file: 'platform/ml-models.avsc' },

@@ -56,7 +56,7 @@ export function compareFeature(served: number | null, offline: OfflineValue, fea
 }
 
 export interface ResolvedInput {
-  /** The name as logged, `<view>.<feature>` (`user_spend.amount_sum_1h`, or `user_spend:v1.…`). */
+  /** The name as logged, `<view>.<feature>` (`account_stats.amount_sum_1h`, or `account_stats:v1.…`). */
   name: string;
   /** The view part as logged: the training-set column prefix. */
   view: string;

@@ -119,6 +119,11 @@ export const ERROR_CATALOGUE = {
     retriable: false,
     summary: 'A feature view definition is invalid.',
   },
+  FW_PROJECT_INVALID: {
+    status: 400,
+    retriable: false,
+    summary: 'A project folder is invalid.',
+  },
   FW_INTERNAL: { status: 500, retriable: false, summary: 'An unexpected internal error.' },
   FW_MODEL_INVALID: {
     status: 400,

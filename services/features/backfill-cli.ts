@@ -4,18 +4,18 @@ import { loadConfig } from '../platform/config.ts';
 import { FlywheelError } from '../platform/errors.ts';
 import { createLogger } from '../platform/logger.ts';
 import { createRedis } from '../platform/redis.ts';
+import { loadProject, projectDir, projectRuntime, servedPlan } from '../project/index.ts';
 import { type BackfillProgress, backfillView, DEFAULT_BACKFILL_ROWS_PER_CHUNK } from './backfill.ts';
-import { shopViews } from './views/shop.ts';
 
 /**
  * `node --import tsx services/features/backfill-cli.ts --view <name> --version <n> [--group <g>]
- *   [--source-group <g>] [--topic <t>] [--rows-per-chunk <n>]`
- * Backfills one of the demo views (services/features/views/shop.ts, built at the requested version) from ClickHouse into Redis and
+ *   [--source-group <g>] [--project <dir>] [--rows-per-chunk <n>]`
+ * Backfills one applied version of a project's view (the bundled example's by default) from ClickHouse into Redis and
  * feature_tiles, with the configuration from loadConfig() (environment, FLYWHEEL_CONFIG). Progress goes
  * to stderr once a second; the result is one JSON line on stdout.
  */
 const USAGE =
-  'usage: backfill-cli.ts --view <name> --version <n> [--group <consumer group>] [--source-group <group>] [--topic <topic>] [--rows-per-chunk <n>]';
+  'usage: backfill-cli.ts --view <name> --version <n> [--group <consumer group>] [--source-group <group>] [--project <dir>] [--rows-per-chunk <n>]';
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -24,7 +24,7 @@ async function main(): Promise<void> {
       version: { type: 'string' },
       group: { type: 'string' },
       'source-group': { type: 'string', default: 'flywheel-features' },
-      topic: { type: 'string', default: 'events.shop' },
+      project: { type: 'string' },
       'rows-per-chunk': { type: 'string', default: String(DEFAULT_BACKFILL_ROWS_PER_CHUNK) },
       help: { type: 'boolean', default: false },
     },
@@ -37,17 +37,18 @@ async function main(): Promise<void> {
   const version = Number(values.version);
   if (!Number.isSafeInteger(version) || version < 1)
     throw new FlywheelError('FW_BAD_REQUEST', `--version must be a positive integer, got ${values.version}`);
-  const views = shopViews(values.topic, undefined, version);
+  const config = loadConfig();
+  const logger = createLogger({ component: 'backfill' }, 'warn');
+  const clickhouse = await createClickHouse(config);
+  const project = await loadProject(projectDir(values.project));
+  const views = projectRuntime(project, await servedPlan(project, { config, clickhouse })).views;
   const view = views.find((v) => v.name === values.view && v.version === version);
   if (!view)
     throw new FlywheelError(
       'FW_NOT_FOUND',
-      `no view ${values.view} v${values.version}; known: ${views.map((v) => v.id).join(', ')}`,
+      `no applied view ${values.view} v${values.version}; served: ${views.map((v) => v.id).join(', ')}`,
     );
-  const config = loadConfig();
-  const logger = createLogger({ component: 'backfill' }, 'warn');
   const redis = createRedis(config.redis.url, { name: 'flywheel-backfill' });
-  const clickhouse = await createClickHouse(config);
   let last: BackfillProgress | undefined;
   const started = Date.now();
   const line = () => {

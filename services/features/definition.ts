@@ -78,7 +78,7 @@ export function sourceRules(source: z.output<typeof SourceSchema>): SourceRules 
   };
 }
 
-const AggregationDefSchema = z.object({
+export const AggregationDefSchema = z.object({
   /** Output name prefix; features are named `<name>_<window>` (e.g. amount_sum_1h). */
   name: z.string().regex(/^[a-z][a-z0-9_]*$/),
   kind: z.enum(AGGREGATION_KINDS),

@@ -1,4 +1,5 @@
 export {
+  AggregationDefSchema,
   type CompiledView,
   compileView,
   defineFeatureView,
@@ -14,4 +15,3 @@ export {
 } from './online-reader.ts';
 export { runPartitionsCommand } from './repair.ts';
 export { createFeaturesService, type FeaturesService } from './service.ts';
-export { shopViews } from './views/shop.ts';

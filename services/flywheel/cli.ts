@@ -1,24 +1,38 @@
+import { parseArgs } from 'node:util';
 import { runReadOnlyQuery } from '../console/index.ts';
-import { shopViews } from '../features/index.ts';
 import { closeEmbeddedClickHouse, createClickHouse } from '../platform/clickhouse.ts';
 import { loadConfig, type ResolvedConfig } from '../platform/config.ts';
 import { FlywheelError } from '../platform/errors.ts';
 import { createLogger, type Logger } from '../platform/logger.ts';
 import { type RunningModules, runModules, startOrder } from '../platform/modules.ts';
 import { createStack, type PartName } from '../platform/stack/stack.ts';
-import { MODULE_NAMES, MODULES, type ProjectRuntime } from './modules.ts';
+import type { ProjectRuntime } from '../project/index.ts';
+import { MODULE_NAMES, MODULES } from './modules.ts';
+import {
+  appliedRuntime,
+  applyCommand,
+  applyForStart,
+  initCommand,
+  planCommand,
+  projectDir,
+  typegenCommand,
+} from './project-commands.ts';
 
 /**
- * `flywheel start`            every module in one process, after bringing up the local stack
- * `flywheel run <m>[,<m>…]`   any subset of modules through the same code (compose, Kubernetes)
+ * `flywheel init <dir>`       a starter project folder
+ * `flywheel plan`             what apply would change (schemas with the registry's verdict, views by
+ *                             fingerprint, models, topics); changes nothing
+ * `flywheel apply`            registers schemas, creates topics, records every definition in ClickHouse
+ * `flywheel typegen [--check]` the project's event types from its .avsc files (or checks them)
+ * `flywheel start`            the stack, then apply, then every module in one process
+ * `flywheel run <m>[,<m>…]`   any subset of modules through the same code (compose, Kubernetes), on
+ *                             what was applied
  * `flywheel modules`          the modules there are
  * `flywheel sql "<query>"`    a read-only query: through a running console, else the embedded store
  * `flywheel partitions …`     the features processor's partitions; `reset-watermark` repairs one (Redis + Kafka only)
- * Like Loki's -target: all-in-one changes which modules run in the process, not how one is wired.
+ * Project commands take `--project DIR` (else FLYWHEEL_PROJECT, else the bundled example). Like Loki's
+ * -target: all-in-one changes which modules run in the process, not how one is wired.
  */
-function bundledProject(): ProjectRuntime {
-  return { views: shopViews() };
-}
 
 /** Stops the modules (and what `start` brought up) once, on the first SIGINT or SIGTERM. */
 function onShutdown(logger: Logger, stop: () => Promise<void>): void {
@@ -36,17 +50,12 @@ function onShutdown(logger: Logger, stop: () => Promise<void>): void {
 
 async function runSelected(
   selected: readonly string[],
+  project: ProjectRuntime,
   config: Readonly<ResolvedConfig>,
   logger: Logger,
   after: () => Promise<void> = async () => {},
 ): Promise<RunningModules> {
-  const running = await runModules({
-    catalogue: MODULES,
-    selected,
-    config,
-    logger,
-    project: bundledProject(),
-  });
+  const running = await runModules({ catalogue: MODULES, selected, config, logger, project });
   onShutdown(logger, async () => {
     await running.stop();
     await after();
@@ -61,39 +70,54 @@ async function runSelected(
   return running;
 }
 
-async function start(config: Readonly<ResolvedConfig>, logger: Logger): Promise<void> {
+async function start(dir: string, config: Readonly<ResolvedConfig>, logger: Logger): Promise<void> {
   const stack = createStack(config, logger.child({ component: 'stack' }));
   const parts = await stack.up();
   const started = parts.filter((p) => p.state === 'started').map((p) => p.name as PartName);
-  const running = await runSelected(MODULE_NAMES, config, logger, async () => {
+  const stopStack = async () => {
     if (started.length) await stack.down(started);
-  });
+  };
+  let project: ProjectRuntime;
+  try {
+    project = await applyForStart(dir, config, logger);
+  } catch (err) {
+    await stopStack();
+    throw err;
+  }
+  const running = await runSelected(MODULE_NAMES, project, config, logger, stopStack);
   const url = (name: string, path = '') => `http://${config.http.host}:${running.get(name)?.port}${path}`;
   const rate = config.demo.rate;
   process.stderr.write(
     [
       '',
-      'Flywheel is running (all-in-one). Ctrl-C stops it and the stack parts it started.',
+      `Flywheel is running project ${project.name} (all-in-one). Ctrl-C stops it and the stack parts it started.`,
       `  console   ${url('console', '/')}`,
-      `  ingest    POST ${url('ingest', '/v1/events/shop')}`,
+      `  ingest    POST ${url('ingest', `/v1/events/${[...project.sources.keys()][0]}`)}`,
       `  serving   POST ${url('serving', '/v1/features')}   (OpenAPI: /openapi.json)`,
       `  features  ${url('features', '/metrics')}`,
-      rate > 0
-        ? `  demo traffic: ${rate} shop orders/s (FLYWHEEL_DEMO_RATE)`
-        : '  demo traffic: off (FLYWHEEL_DEMO_RATE=0)',
+      !project.traffic
+        ? '  demo traffic: none (the project has no traffic generator)'
+        : rate > 0
+          ? `  demo traffic: ${rate} events/s from the project's generator (FLYWHEEL_DEMO_RATE)`
+          : '  demo traffic: off (FLYWHEEL_DEMO_RATE=0)',
       '',
     ].join('\n'),
   );
 }
 
-async function runSome(list: string, config: Readonly<ResolvedConfig>, logger: Logger): Promise<void> {
+async function runSome(
+  list: string,
+  dir: string,
+  config: Readonly<ResolvedConfig>,
+  logger: Logger,
+): Promise<void> {
   const selected = list
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean);
   // Refused before anything starts: a typo must not bring modules up only to fail after.
   startOrder(MODULES, selected);
-  await runSelected(selected, config, logger);
+  await runSelected(selected, await appliedRuntime(dir, config), config, logger);
 }
 
 async function sql(query: string, config: Readonly<ResolvedConfig>): Promise<void> {
@@ -118,30 +142,63 @@ async function sql(query: string, config: Readonly<ResolvedConfig>): Promise<voi
 }
 
 /** Needs only Redis and Kafka: it runs beside `flywheel start`, which holds the embedded ClickHouse. */
-async function partitions(argv: string[], config: Readonly<ResolvedConfig>): Promise<void> {
+async function partitions(argv: string[], dir: string, config: Readonly<ResolvedConfig>): Promise<void> {
   const { runPartitionsCommand } = await import('../features/index.ts');
+  const { loadProject, projectViewsAsDeclared } = await import('../project/index.ts');
   await runPartitionsCommand(argv, {
     config,
-    views: bundledProject().views,
+    views: projectViewsAsDeclared(await loadProject(dir)),
     logger: createLogger({ app: 'flywheel', command: 'partitions' }, 'warn'),
     write: (text) => process.stdout.write(text),
   });
 }
 
+const USAGE = `usage: flywheel <command> [--project DIR]
+  init <dir>                 a starter project folder
+  plan | apply               what apply would change | register, create, record
+  typegen [--check]          event types from the project's .avsc files
+  start                      the stack and every module in one process
+  run <${MODULE_NAMES.join('|')}>[,…]   some modules, on what was applied
+  modules                    the modules there are
+  sql "<query>"              a read-only query
+  partitions [reset-watermark …]
+(stack: npm run stack -- up|down|status)`;
+
 async function main(argv: string[]): Promise<void> {
-  const [command, ...rest] = argv;
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    strict: false,
+    options: { project: { type: 'string' }, check: { type: 'boolean' } },
+  });
+  const [command, ...rest] = positionals;
+  const flag = typeof values.project === 'string' ? values.project : undefined;
   const config = loadConfig();
   const logger = createLogger({ app: 'flywheel' }, config.log.level);
   switch (command) {
+    case 'init':
+      if (!rest[0]) throw new FlywheelError('FW_BAD_REQUEST', 'usage: flywheel init <dir>');
+      return initCommand(rest[0]);
+    case 'plan':
+      await planCommand(projectDir(flag), config, logger).then((plan) =>
+        process.exit(plan.refusals.length ? 1 : 0),
+      );
+      return;
+    case 'apply':
+      await applyCommand(projectDir(flag), config, logger);
+      process.exit(0);
+      return;
+    case 'typegen':
+      return typegenCommand(projectDir(flag), values.check === true);
     case 'start':
-      return start(config, logger);
+      return start(projectDir(flag), config, logger);
     case 'run':
       if (!rest[0])
         throw new FlywheelError(
           'FW_BAD_REQUEST',
           `usage: flywheel run <module>[,<module>…]; modules: ${MODULE_NAMES.join(', ')}`,
         );
-      return runSome(rest.join(','), config, logger);
+      return runSome(rest.join(','), projectDir(flag), config, logger);
     case 'modules':
       for (const m of MODULES)
         console.log(
@@ -154,14 +211,17 @@ async function main(argv: string[]): Promise<void> {
       process.exit(0);
       return;
     case 'partitions':
-      await partitions(rest, config);
+      await partitions(
+        argv
+          .slice(argv.indexOf('partitions') + 1)
+          .filter((a, i, all) => a !== '--project' && all[i - 1] !== '--project'),
+        projectDir(flag),
+        config,
+      );
       process.exit(0);
       return;
     default:
-      throw new FlywheelError(
-        'FW_BAD_REQUEST',
-        `usage: flywheel start | run <${MODULE_NAMES.join('|')}>[,…] | modules | sql "<query>" | partitions [reset-watermark …]   (stack: npm run stack -- up|down|status)`,
-      );
+      throw new FlywheelError('FW_BAD_REQUEST', USAGE);
   }
 }
 

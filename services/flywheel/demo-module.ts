@@ -1,32 +1,56 @@
 import type { FlywheelModule } from '../platform/modules.ts';
-import { startDemoProducer } from './demo-producer.ts';
+import type { ProjectRuntime } from '../project/index.ts';
+import { createFlywheelProducer } from '../sdk/index.ts';
 
 const DEMO_PORT = 8704;
 
 /**
- * The bundled example's live traffic: shop orders at `demo.rate` per second through the producer SDK,
- * and a late label for about one in ten. Rate 0 sends nothing and opens no Kafka connection.
+ * Live traffic for the all-in-one job: the project's own generator (`traffic` in its
+ * flywheel.config.ts) at `demo.rate` events per second, sent through the producer SDK with the
+ * project's contracts. Rate 0, or a project without a generator, sends nothing and opens no Kafka
+ * connection.
  */
-export const demoModule: FlywheelModule = {
+export const demoModule: FlywheelModule<Pick<ProjectRuntime, 'sources' | 'traffic'>> = {
   name: 'demo',
-  description: 'demo traffic for the bundled shop example (demo.rate orders/s; 0 = off)',
+  description: "the project's traffic generator (demo.rate events/s; 0 = off)",
   dependencies: ['ingest'],
   port: () => DEMO_PORT,
   maxBodyBytes: () => 1_024,
   init(ctx) {
-    let producer: ReturnType<typeof startDemoProducer> | undefined;
+    let recentEntity: string | undefined;
+    let running: { stop(): Promise<void> | void } | undefined;
+    let producer: ReturnType<typeof createFlywheelProducer> | undefined;
     return {
-      api: { recentEntity: () => producer?.recentUser() },
+      api: { recentEntity: () => recentEntity },
       async start() {
-        producer = startDemoProducer({
+        const traffic = ctx.project.traffic;
+        if (!traffic || ctx.config.demo.rate <= 0) {
+          ctx.logger.info('no demo traffic', {
+            reason: traffic ? 'demo.rate is 0' : 'the project has no traffic generator',
+          });
+          return;
+        }
+        producer = createFlywheelProducer({
           brokers: ctx.config.kafka.brokers,
           registryUrl: ctx.config.registry.url,
+          clientId: 'flywheel-demo',
+          sources: ctx.project.sources,
+        });
+        const send = producer.send;
+        running = traffic({
+          send: (source, events) => send(source, events),
           ratePerSecond: ctx.config.demo.rate,
-          users: ctx.config.demo.users,
-          logger: ctx.logger,
+          entities: ctx.config.demo.users,
+          log: (message, fields) => ctx.logger.warn(message, fields),
+          noteEntity: (key) => {
+            recentEntity = key;
+          },
         });
       },
-      stop: async () => producer?.stop(),
+      async stop() {
+        await running?.stop();
+        await producer?.close();
+      },
     };
   },
 };

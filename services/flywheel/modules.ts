@@ -1,16 +1,10 @@
 import { consoleModule } from '../console/index.ts';
-import { type CompiledView, featuresModule } from '../features/index.ts';
-import { ingestModule, type SourceCatalogue } from '../ingest/index.ts';
+import { featuresModule } from '../features/index.ts';
+import { ingestModule } from '../ingest/index.ts';
 import type { FlywheelModule } from '../platform/modules.ts';
+import type { ProjectRuntime } from '../project/index.ts';
 import { servingModule } from '../serving/index.ts';
 import { demoModule } from './demo-module.ts';
-
-/** Everything a module may take from the user's project; each module declares the part it reads. */
-export interface ProjectRuntime {
-  readonly views: readonly CompiledView[];
-  readonly sources?: SourceCatalogue;
-  readonly featureServices?: Readonly<Record<string, readonly string[]>>;
-}
 
 /**
  * Every module Flywheel has, in the order `flywheel start` runs them. Adding a service is adding its

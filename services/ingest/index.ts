@@ -4,7 +4,6 @@ export { registerIngestRoutes } from './routes.ts';
 export { createIngestService, type IngestResult, type IngestService } from './service.ts';
 export {
   createSourceCatalogue,
-  SOURCE_DEFINITIONS,
   type Source,
   type SourceCatalogue,
   type SourceDefinition,

@@ -5,9 +5,9 @@ import { registerIngestRoutes } from './routes.ts';
 import { createIngestService } from './service.ts';
 import type { SourceCatalogue } from './sources.ts';
 
-/** What ingest takes from the project: the sources producers publish to (default: the bundled ones). */
+/** What ingest takes from the project: the sources producers publish to. */
 export interface IngestProject {
-  readonly sources?: SourceCatalogue;
+  readonly sources: SourceCatalogue;
 }
 
 /** HTTP events → validated → Avro → Kafka. Ready once topics exist and every source's schema is registered. */
@@ -23,7 +23,7 @@ export const ingestModule: FlywheelModule<IngestProject> = {
       metrics: ctx.metrics,
       kafka: createKafka(ctx.config, ctx.logger, 'ingest'),
       codec: createRegistryCodec(ctx.config.registry.url),
-      ...(ctx.project.sources ? { sources: ctx.project.sources } : {}),
+      sources: ctx.project.sources,
       reconnectDelayMs: { initial: ctx.config.startup.initialDelayMs, max: ctx.config.startup.maxDelayMs },
     });
     return {

@@ -9,7 +9,7 @@ import type { RegistryCodec } from '../platform/registry-codec.ts';
 import { retryStartup, StartCancelled, sleep } from '../platform/retry.ts';
 import { invalidBatchError, validateBatch } from './core.ts';
 import { toMessages } from './messages.ts';
-import { createSourceCatalogue, type Source, type SourceCatalogue } from './sources.ts';
+import type { Source, SourceCatalogue } from './sources.ts';
 import { withTimeout } from './with-timeout.ts';
 
 export interface IngestServiceDeps {
@@ -18,7 +18,7 @@ export interface IngestServiceDeps {
   readonly metrics: MetricsRegistry;
   readonly kafka: Pick<Kafka, 'admin' | 'producer'>;
   readonly codec: Pick<RegistryCodec, 'register' | 'encode'>;
-  readonly sources?: SourceCatalogue;
+  readonly sources: SourceCatalogue;
   /** Longest a request waits for Kafka's acknowledgement before answering 503 (never hang). */
   readonly sendTimeoutMs?: number;
   /** Backoff between start-up attempts while Kafka or the registry is unreachable (default: config.startup). */
@@ -39,7 +39,7 @@ export interface IngestResult {
  */
 export function createIngestService(deps: IngestServiceDeps) {
   const { config, logger, metrics, kafka, codec } = deps;
-  const sources = deps.sources ?? createSourceCatalogue();
+  const sources = deps.sources;
   const sendTimeoutMs = deps.sendTimeoutMs ?? 5_000;
   const reconnect = deps.reconnectDelayMs
     ? { initialDelayMs: deps.reconnectDelayMs.initial, maxDelayMs: deps.reconnectDelayMs.max }

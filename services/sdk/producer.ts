@@ -1,13 +1,12 @@
 import { invalidBatchError, validateBatch } from '../core/contracts/batch.ts';
 import { toMessages } from '../core/contracts/messages.ts';
-import { createSourceCatalogue, type SourceCatalogue } from '../core/contracts/sources.ts';
+import type { SourceCatalogue } from '../core/contracts/sources.ts';
 import { withTimeout } from '../core/with-timeout.ts';
 import { loadConfig } from '../platform/config.ts';
 import { FlywheelError } from '../platform/errors.ts';
 import { createKafka, createProducer } from '../platform/kafka.ts';
 import { createLogger, type Logger } from '../platform/logger.ts';
 import { createRegistryCodec } from '../platform/registry-codec.ts';
-import { loadShopSchema, SHOP_SOURCE_DEFINITIONS, type SourceEvents } from './shop-contracts.ts';
 
 export {
   createSourceCatalogue,
@@ -15,13 +14,12 @@ export {
   type SourceCatalogue,
   type SourceDefinition,
 } from '../core/contracts/sources.ts';
-export type {
-  ShopOrder,
-  ShopOrderInput,
-  ShopOutcome,
-  ShopOutcomeInput,
-  SourceEvents,
-} from './shop-contracts.ts';
+
+/**
+ * Source name → the event type its `send` accepts. A project's generated types
+ * (`flywheel typegen`, `<project>/generated/events.ts`) export one for its own sources.
+ */
+export type SourceEventMap = Record<string, object>;
 
 export interface FlywheelProducerOptions {
   readonly brokers: string[];
@@ -29,10 +27,10 @@ export interface FlywheelProducerOptions {
   readonly clientId?: string;
   readonly logger?: Logger;
   /**
-   * Defaults to the built-in catalogue (`shop`, `shop-outcomes`: SHOP_SOURCE_DEFINITIONS); build another
-   * with createSourceCatalogue(definitions, loadSchema).
+   * The sources this producer may send to, with their Avro contracts: a project's (`projectSources` of
+   * a loaded project) or one built with createSourceCatalogue(definitions, loadSchema).
    */
-  readonly sources?: SourceCatalogue;
+  readonly sources: SourceCatalogue;
   /** Longest `send` waits for Kafka's acknowledgement before failing with FW_KAFKA_UNAVAILABLE. */
   readonly sendTimeoutMs?: number;
 }
@@ -48,7 +46,9 @@ export interface SendResult {
  * `<topic>-value` (registered on first use), keyed by the source's entity key and sent with acks=all
  * from an idempotent producer. Topics are not created here: the ingest service or the platform owns them.
  */
-export function createFlywheelProducer(opts: FlywheelProducerOptions) {
+export function createFlywheelProducer<Events extends SourceEventMap = Record<string, object>>(
+  opts: FlywheelProducerOptions,
+) {
   const config = loadConfig(
     {},
     { kafka: { brokers: opts.brokers, clientId: opts.clientId ?? 'flywheel-sdk' } },
@@ -56,7 +56,7 @@ export function createFlywheelProducer(opts: FlywheelProducerOptions) {
   const logger = opts.logger ?? createLogger({ component: 'flywheel-sdk' }, 'warn');
   const kafka = createKafka(config, logger);
   const codec = createRegistryCodec(opts.registryUrl);
-  const sources = opts.sources ?? createSourceCatalogue(SHOP_SOURCE_DEFINITIONS, loadShopSchema);
+  const sources = opts.sources;
   const sendTimeoutMs = opts.sendTimeoutMs ?? 5_000;
   const producer = createProducer(kafka);
   const schemaIds = new Map<string, Promise<number>>();
@@ -107,14 +107,11 @@ export function createFlywheelProducer(opts: FlywheelProducerOptions) {
   }
 
   return {
-    /** Typed for the built-in sources; any other catalogue source takes plain objects. */
-    send: send as {
-      <S extends keyof SourceEvents>(
-        source: S,
-        events: SourceEvents[S] | SourceEvents[S][],
-      ): Promise<SendResult>;
-      (source: string, events: Record<string, unknown> | Record<string, unknown>[]): Promise<SendResult>;
-    },
+    /** Typed by `Events` (a project's generated SourceEvents); validated at run time by the Avro contract. */
+    send: send as <S extends keyof Events & string>(
+      source: S,
+      events: Events[S] | readonly Events[S][],
+    ) => Promise<SendResult>,
     async close(): Promise<void> {
       await producer.disconnect().catch(() => {});
     },

@@ -4,8 +4,8 @@ import { FlywheelError } from '../platform/errors.ts';
 /**
  * From online feature vectors to a model's input tensor — pure, so the unit tests pin the imputation.
  *
- * A model names its inputs `<view>.<feature>` (`user_spend.amount_sum_1h`; `<view>` is a view name or a
- * versioned id `user_spend:v1`). Imputation: a value that is not a finite number — the entity was never
+ * A model names its inputs `<view>.<feature>` (`account_stats.amount_sum_1h`; `<view>` is a view name or a
+ * versioned id `account_stats:v1`). Imputation: a value that is not a finite number — the entity was never
  * seen (`missing`), its newest event is older than the view's TTL (`expired`), the window holds no
  * events (`null`), or the aggregation yields a string — becomes 0, and the feature is listed in
  * `missing`, so callers and the prediction log can tell an imputed 0 from a real one.
@@ -13,7 +13,7 @@ import { FlywheelError } from '../platform/errors.ts';
 export interface InputColumn {
   /** The name as the model registered it. */
   name: string;
-  /** Compiled view id (`user_spend:v1`). */
+  /** Compiled view id (`account_stats:v1`). */
   viewId: string;
   feature: string;
 }

@@ -76,7 +76,7 @@ export function openApiDocument(limits: ServingLimits) {
                       type: 'array',
                       minItems: 1,
                       items: { type: 'string' },
-                      description: 'View names (newest version) or ids (`user_spend:v1`); default all.',
+                      description: 'View names (newest version) or ids (`account_stats:v1`); default all.',
                     },
                     featureService: { type: 'string', description: 'A named group of views.' },
                   },
@@ -151,7 +151,7 @@ export function openApiDocument(limits: ServingLimits) {
                     items: {
                       type: 'object',
                       properties: {
-                        view: { type: 'string', examples: ['user_spend:v1'] },
+                        view: { type: 'string', examples: ['account_stats:v1'] },
                         status: { enum: ['ok', 'missing', 'expired'] },
                         freshness_ms: nullableNumber,
                         features: {

@@ -30,7 +30,7 @@ export interface ServingServiceDeps {
   codec: RegistryCodec;
   views: readonly CompiledView[];
   registry: ModelRegistry;
-  /** Named groups of views (`fraud` → [user_spend, user_risk]) a caller can ask for by one name. */
+  /** Named groups of views (`risk` → [account_stats, account_devices]) a caller can ask for by one name. */
   featureServices?: Readonly<Record<string, readonly string[]>>;
   limits?: Partial<ServingLimits>;
   predictionLog?: Partial<PredictionLogOptions>;

@@ -1,20 +1,20 @@
 import { parseArgs } from 'node:util';
-import { shopViews } from '../features/index.ts';
 import { closeEmbeddedClickHouse, createClickHouse } from '../platform/clickhouse.ts';
 import { loadConfig } from '../platform/config.ts';
 import { FlywheelError } from '../platform/errors.ts';
 import { createLogger } from '../platform/logger.ts';
+import { loadProject, projectDir, projectRuntime, servedPlan } from '../project/index.ts';
 import { createTrainingSetBuilder } from './builder.ts';
 
 /**
- * `node --import tsx services/training/cli.ts --spine-query "<sql>" --views user_spend,user_activity
- *   [--set-id <id>] [--out file.jsonl] [--parquet file.parquet] [--topic events.shop]`
- * Builds a point-in-time training set over the demo views (services/features/views/shop.ts) with the
+ * `node --import tsx services/training/cli.ts --spine-query "<sql>" --views <view>,<view>
+ *   [--set-id <id>] [--out file.jsonl] [--parquet file.parquet] [--project DIR]`
+ * Builds a point-in-time training set over a project's applied views (the bundled example's by default) with the
  * configuration from loadConfig(); writes it to ClickHouse `training_sets` and, on request, to JSON Lines
  * and/or Parquet. Progress goes to stderr; the result is one JSON line on stdout.
  */
 const USAGE =
-  'usage: cli.ts --spine-query "<sql returning entity, ts[, label]>" --views <v1,v2> [--set-id <id>] [--out <file.jsonl>] [--parquet <file.parquet>] [--topic <topic>]';
+  'usage: cli.ts --spine-query "<sql returning entity, ts[, label]>" --views <v1,v2> [--set-id <id>] [--out <file.jsonl>] [--parquet <file.parquet>] [--project <dir>]';
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -24,7 +24,7 @@ async function main(): Promise<void> {
       'set-id': { type: 'string' },
       out: { type: 'string' },
       parquet: { type: 'string' },
-      topic: { type: 'string', default: 'events.shop' },
+      project: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -36,10 +36,11 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger({ component: 'training' }, 'warn');
   const clickhouse = await createClickHouse(config);
+  const project = await loadProject(projectDir(values.project));
   const builder = createTrainingSetBuilder({
     clickhouse,
     db: config.clickhouse.database,
-    views: shopViews(values.topic),
+    views: projectRuntime(project, await servedPlan(project, { config, clickhouse })).views,
     logger,
   });
   const setId =

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import type { Redis } from 'ioredis';
 import type { Kafka } from 'kafkajs';
+import { shopViews } from '../../examples/shop/views.ts';
 import { fieldName } from '../../services/core/windows/tiles.ts';
 import { type BackfillProgress, backfillView } from '../../services/features/backfill.ts';
 import { type CompiledView, defineFeatureView } from '../../services/features/definition.ts';
@@ -9,7 +10,6 @@ import type { Checkpoint } from '../../services/features/engine/partition-state.
 import { createOfflineStore } from '../../services/features/offline-store.ts';
 import { createOnlineReader } from '../../services/features/online-reader.ts';
 import { createFeaturesService } from '../../services/features/service.ts';
-import { shopViews } from '../../services/features/views/shop.ts';
 import { closeEmbeddedClickHouse, createClickHouse } from '../../services/platform/clickhouse.ts';
 import { createKafka } from '../../services/platform/kafka.ts';
 import { MetricsRegistry } from '../../services/platform/metrics.ts';
@@ -23,9 +23,9 @@ import {
   useStack,
   withoutWriteMarkers,
 } from '../support/env.ts';
+import { createRng } from '../support/prng.ts';
 import { acceptedByWatermark, assertViewMatchesReference } from '../support/reference-features.ts';
 import { createShopTopic, generateOrders, produceOrders, type ShopOrder } from '../support/shop-events.ts';
-import { createRng } from '../unit/core/prng.ts';
 
 const EVENTS = Number(process.env.FLYWHEEL_TEST_BACKFILL_EVENTS ?? 20_000);
 const MORE = 1_000;

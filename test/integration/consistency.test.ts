@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { shopViews } from '../../examples/shop/views.ts';
 import { createConsistencyMonitor } from '../../services/consistency/monitor.ts';
 import { buildLinearModel } from '../../services/core/onnx/index.ts';
 import { createFeaturesService } from '../../services/features/service.ts';
-import { shopViews } from '../../services/features/views/shop.ts';
 import { closeEmbeddedClickHouse, createClickHouse } from '../../services/platform/clickhouse.ts';
 import { createHttpServer } from '../../services/platform/http.ts';
 import { createKafka, createProducer } from '../../services/platform/kafka.ts';
@@ -14,9 +14,9 @@ import { createModelRegistry } from '../../services/registry/registry.ts';
 import { registerServingRoutes } from '../../services/serving/routes.ts';
 import { createServingService } from '../../services/serving/service.ts';
 import { eventually, quietLogger, testConfig, uniqueName, useStack } from '../support/env.ts';
+import { createRng } from '../support/prng.ts';
 import { scratchDir } from '../support/scratch.ts';
 import { createShopTopic, generateOrders, partitionOf, shopOrderSchema } from '../support/shop-events.ts';
-import { createRng } from '../unit/core/prng.ts';
 
 /**
  * Served = point-in-time, end to end. Serving reads the online store "as of now" (wall clock), so the

@@ -1,17 +1,17 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { shopViews } from '../../examples/shop/views.ts';
 import { createOnlineReader } from '../../services/features/online-reader.ts';
 import { createFeaturesService } from '../../services/features/service.ts';
-import { shopViews } from '../../services/features/views/shop.ts';
 import { closeEmbeddedClickHouse, createClickHouse } from '../../services/platform/clickhouse.ts';
 import { createKafka } from '../../services/platform/kafka.ts';
 import { MetricsRegistry } from '../../services/platform/metrics.ts';
 import { createRedis } from '../../services/platform/redis.ts';
 import { createRegistryCodec } from '../../services/platform/registry-codec.ts';
 import { eventually, quietLogger, testConfig, uniqueName, useStack } from '../support/env.ts';
+import { createRng } from '../support/prng.ts';
 import { acceptedByWatermark, assertViewMatchesReference } from '../support/reference-features.ts';
 import { createShopTopic, generateOrders, produceOrders, type ShopOrder } from '../support/shop-events.ts';
-import { createRng } from '../unit/core/prng.ts';
 
 const EVENTS = Number(process.env.FLYWHEEL_TEST_EVENTS ?? 200_000);
 const PARTITIONS = 4;

@@ -15,9 +15,9 @@ import {
   useStack,
   withoutWriteMarkers,
 } from '../support/env.ts';
+import { createRng } from '../support/prng.ts';
 import { scratchDir } from '../support/scratch.ts';
 import { createShopTopic, generateOrders, produceOrders } from '../support/shop-events.ts';
-import { createRng } from '../unit/core/prng.ts';
 
 /**
  * Crash safety: processors are SIGKILLed at random points while they consume, and restarted; the final

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { Kafka, logLevel } from 'kafkajs';
+import { shopViews } from '../../examples/shop/views.ts';
 import { REROUTED_FROM_HEADER } from '../../services/features/engine/admission.ts';
 import type { Checkpoint } from '../../services/features/engine/partition-state.ts';
 import { createOnlineReader } from '../../services/features/online-reader.ts';
 import { createFeaturesService, type FeaturesService } from '../../services/features/service.ts';
-import { shopViews } from '../../services/features/views/shop.ts';
 import { registerIngestRoutes } from '../../services/ingest/routes.ts';
 import { createIngestService } from '../../services/ingest/service.ts';
 import { createSourceCatalogue } from '../../services/ingest/sources.ts';

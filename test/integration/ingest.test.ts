@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { connect, createServer, type Server } from 'node:net';
 import { after, before, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { loadSchemaFile } from '../../schemas/catalog.ts';
 import { registerIngestRoutes } from '../../services/ingest/routes.ts';
 import { createIngestService, type IngestService } from '../../services/ingest/service.ts';
@@ -30,7 +31,14 @@ const sources = createSourceCatalogue(
     { name: 'shop-outcomes', topic: topics.outcomes, keyField: 'user_id', timestampField: 'ts' },
   ],
   (topic) =>
-    loadSchemaFile(topic === topics.shop ? 'domains/shop/shop-order.avsc' : 'domains/shop/shop-outcome.avsc'),
+    loadSchemaFile(
+      fileURLToPath(
+        new URL(
+          `../../examples/shop/schemas/${topic === topics.shop ? 'shop-order' : 'shop-outcome'}.avsc`,
+          import.meta.url,
+        ),
+      ),
+    ),
 );
 
 interface Running {

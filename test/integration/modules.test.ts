@@ -44,7 +44,13 @@ async function status(url: string): Promise<number | undefined> {
 const config = testConfig();
 const children: Cli[] = [];
 
-before(() => useStack(config));
+// `run` serves what was applied: one chDB folder, applied once, for every process of this file.
+const chdb = scratchDir('flywheel-modules-chdb');
+before(async () => {
+  await useStack(config);
+  const apply = runCli(['apply'], { FLYWHEEL_CHDB_PATH: chdb });
+  assert.equal(await apply.exited, 0, apply.stderr());
+});
 after(() => {
   for (const c of children) c.child.kill('SIGKILL');
 });
@@ -53,7 +59,7 @@ after(() => {
 async function isolatedEnv(): Promise<Record<string, string>> {
   const [ingest, serving, consolePort] = await freePorts(3);
   return {
-    FLYWHEEL_CHDB_PATH: scratchDir('flywheel-modules-chdb'),
+    FLYWHEEL_CHDB_PATH: chdb,
     FLYWHEEL_REDIS_PREFIX: `${uniqueName('mod')}:`,
     FLYWHEEL_INGEST_PORT: String(ingest),
     FLYWHEEL_SERVING_PORT: String(serving),
@@ -106,6 +112,18 @@ describe('flywheel run <module>', () => {
       );
     cli.child.kill('SIGTERM');
     assert.equal(await cli.exited, 0, cli.stderr());
+  });
+
+  test('a project that was not applied is refused, naming what is missing and the fix', async () => {
+    const cli = runCli(['run', 'features'], {
+      ...(await isolatedEnv()),
+      FLYWHEEL_CHDB_PATH: scratchDir('flywheel-unapplied'),
+    });
+    assert.equal(await cli.exited, 1);
+    assert.match(
+      cli.stderr(),
+      /FW_PROJECT_INVALID: project shop in .* is not applied \(.*view user_spend: create.*\); fix: flywheel apply --project /,
+    );
   });
 
   test('an unknown module is refused before anything starts, naming the modules there are', async () => {

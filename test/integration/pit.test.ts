@@ -2,10 +2,10 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { shopViews } from '../../examples/shop/views.ts';
 import type { AggregationOutput } from '../../services/core/aggregation/index.ts';
 import { createOnlineReader, type ViewStatus } from '../../services/features/online-reader.ts';
 import { createFeaturesService } from '../../services/features/service.ts';
-import { shopViews } from '../../services/features/views/shop.ts';
 import { closeEmbeddedClickHouse, createClickHouse } from '../../services/platform/clickhouse.ts';
 import { createKafka, createProducer } from '../../services/platform/kafka.ts';
 import { MetricsRegistry } from '../../services/platform/metrics.ts';
@@ -13,9 +13,9 @@ import { createRedis } from '../../services/platform/redis.ts';
 import { createRegistryCodec } from '../../services/platform/registry-codec.ts';
 import { createTrainingSetBuilder } from '../../services/training/builder.ts';
 import { eventually, quietLogger, testConfig, uniqueName, useStack } from '../support/env.ts';
+import { createRng } from '../support/prng.ts';
 import { scratchDir } from '../support/scratch.ts';
 import { createShopTopic, generateOrders, partitionOf, shopOrderSchema } from '../support/shop-events.ts';
-import { createRng } from '../unit/core/prng.ts';
 
 /**
  * Online/offline agreement on a live stream. Orders are produced in batches with event time = a

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { shopViews } from '../../examples/shop/views.ts';
 import { fieldName, HOUR, MINUTE } from '../../services/core/windows/tiles.ts';
 import { type Checkpoint, EMPTY_CHECKPOINT } from '../../services/features/engine/partition-state.ts';
 import { createTileStore, parseCheckpoint, tileHashKey } from '../../services/features/engine/tile-store.ts';
@@ -13,7 +14,6 @@ import {
   writeReset,
 } from '../../services/features/repair.ts';
 import { planWatermarkReset } from '../../services/features/repair-plan.ts';
-import { shopViews } from '../../services/features/views/shop.ts';
 import { FlywheelError } from '../../services/platform/errors.ts';
 import { createKafka, createProducer } from '../../services/platform/kafka.ts';
 import { ownerPartition } from '../../services/platform/partitioner.ts';

@@ -13,8 +13,8 @@
  * folder, so it outlives a SIGKILL of the worker until a worker drops it.
  */
 import { writeFileSync } from 'node:fs';
+import { shopViews } from '../../examples/shop/views.ts';
 import { createFeaturesService } from '../../services/features/service.ts';
-import { shopViews } from '../../services/features/views/shop.ts';
 import { closeEmbeddedClickHouse, createClickHouse } from '../../services/platform/clickhouse.ts';
 import { loadConfig } from '../../services/platform/config.ts';
 import { createKafka } from '../../services/platform/kafka.ts';

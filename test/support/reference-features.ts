@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { type AggregationOutput, DEFAULT_QUANTILES } from '../../services/core/aggregation/index.ts';
 import { windowSpan } from '../../services/core/windows/tiles.ts';
 import type { CompiledView } from '../../services/features/definition.ts';
-import { referenceValue } from '../unit/core/naive-reference.ts';
+import { referenceValue } from './naive-reference.ts';
 import { partitionOf, type ShopOrder } from './shop-events.ts';
 
 /**

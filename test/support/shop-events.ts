@@ -1,9 +1,10 @@
+import { fileURLToPath } from 'node:url';
 import type { Kafka } from 'kafkajs';
 import { loadSchemaFile } from '../../schemas/catalog.ts';
 import { createProducer, ensureTopics } from '../../services/platform/kafka.ts';
 import { ownerPartition } from '../../services/platform/partitioner.ts';
 import type { RegistryCodec } from '../../services/platform/registry-codec.ts';
-import { createRng } from '../unit/core/prng.ts';
+import { createRng } from './prng.ts';
 
 export interface ShopOrder {
   event_id: string;
@@ -71,7 +72,9 @@ export async function createShopTopic(kafka: Kafka, topic: string, partitions: n
 }
 
 export function shopOrderSchema(): object {
-  return loadSchemaFile('domains/shop/shop-order.avsc');
+  return loadSchemaFile(
+    fileURLToPath(new URL('../../examples/shop/schemas/shop-order.avsc', import.meta.url)),
+  );
 }
 
 /** Produces orders in order, keyed by user, each to `partitionOf(user)`; returns the schema id. */

@@ -1,7 +1,7 @@
 import type { Kafka, Message, Producer } from 'kafkajs';
 import { createProducer } from '../../services/platform/kafka.ts';
 import type { RegistryCodec } from '../../services/platform/registry-codec.ts';
-import { createRng } from '../unit/core/prng.ts';
+import { createRng } from './prng.ts';
 import { partitionOf, type ShopOrder, shopOrderSchema } from './shop-events.ts';
 import { foreignSchema, HOSTILE_HEADER, type HostileClass, type HostileContext } from './soak-hostile.ts';
 

@@ -4,8 +4,7 @@ import { DEFAULT_EVENT_BOUNDS, DEFAULT_KEY_LIMITS } from './event-bounds.ts';
 /**
  * The source catalogue machinery: which topic a named source writes to, its Avro contract and its
  * entity key. A factory loads schemas and compiles contracts once; it knows no domain, so the caller
- * passes the definitions and the schema loader (services/ingest/sources.ts for the shop sources and
- * schemas/catalog.ts, services/sdk/shop-contracts.ts for the SDK).
+ * passes the definitions and the schema loader (services/project/runtime.ts builds a project's).
  */
 export interface SourceLimits {
   /** Most events one request may carry (413 FW_BATCH_TOO_LARGE above). */

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { shopViews } from '../../../examples/shop/views.ts';
 import {
   approxBound,
   compareFeature,
@@ -7,7 +8,6 @@ import {
   resolveInput,
   tallyPrediction,
 } from '../../../services/consistency/compare.ts';
-import { shopViews } from '../../../services/features/views/shop.ts';
 
 const exact = { kind: 'sum', exact: true } as const;
 const hll = { kind: 'approx_distinct', exact: false } as const;

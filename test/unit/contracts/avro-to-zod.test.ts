@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import avro from 'avsc';
 import { avroToZod, contractIssues, describeIssues } from '../../../services/core/contracts/index.ts';
-import { createRng, type Rng } from '../core/prng.ts';
+import { createRng, type Rng } from '../../support/prng.ts';
 
 /** One schema that uses every supported Avro construct. */
 const EVERYTHING = {

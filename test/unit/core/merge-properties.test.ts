@@ -11,9 +11,9 @@ import {
   createAggregator,
   type FieldValue,
 } from '../../../services/core/aggregation/index.ts';
+import { type RawEvent, referenceValue } from '../../support/naive-reference.ts';
+import { createRng, type Rng } from '../../support/prng.ts';
 import { assertClose } from './assert-close.ts';
-import { type RawEvent, referenceValue } from './naive-reference.ts';
-import { createRng, type Rng } from './prng.ts';
 
 const SEEDS = Array.from({ length: 60 }, (_, i) => 1000 + i);
 

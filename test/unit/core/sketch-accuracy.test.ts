@@ -5,8 +5,8 @@ import {
   DDSKETCH_RELATIVE_ACCURACY,
   HLL_STANDARD_ERROR,
 } from '../../../services/core/aggregation/index.ts';
-import { referenceValue } from './naive-reference.ts';
-import { createRng } from './prng.ts';
+import { referenceValue } from '../../support/naive-reference.ts';
+import { createRng } from '../../support/prng.ts';
 
 describe('approx_distinct accuracy', () => {
   const agg = createAggregator({ kind: 'approx_distinct' });

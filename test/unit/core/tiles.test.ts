@@ -17,9 +17,9 @@ import {
   windowSpan,
 } from '../../../services/core/windows/index.ts';
 import { FlywheelError } from '../../../services/platform/errors.ts';
+import { type RawEvent, referenceValue } from '../../support/naive-reference.ts';
+import { createRng } from '../../support/prng.ts';
 import { assertClose } from './assert-close.ts';
-import { type RawEvent, referenceValue } from './naive-reference.ts';
-import { createRng } from './prng.ts';
 
 const T0 = Date.UTC(2025, 2, 14, 9, 26, 53, 589);
 

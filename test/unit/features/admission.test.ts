@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { shopViews } from '../../../examples/shop/views.ts';
 import { defineFeatureView } from '../../../services/features/definition.ts';
 import {
   type Admission,
@@ -8,7 +9,6 @@ import {
   parseOrigin,
   type SourceRecord,
 } from '../../../services/features/engine/admission.ts';
-import { shopViews } from '../../../services/features/views/shop.ts';
 import { FlywheelError } from '../../../services/platform/errors.ts';
 import { ownerPartition } from '../../../services/platform/partitioner.ts';
 import { crc32 } from '../../support/crc32-partitioner.ts';

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { MINUTE } from '../../../services/core/windows/tiles.ts';
 import { defineFeatureView } from '../../../services/features/definition.ts';
 import { EMPTY_CHECKPOINT, PartitionState } from '../../../services/features/engine/partition-state.ts';
-import { createRng } from '../core/prng.ts';
+import { createRng } from '../../support/prng.ts';
 import { fold, memoryStore } from './engine-harness.ts';
 import { baseDef, everyKindView, LATENESS_MS, randomStream } from './fixtures.ts';
 

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { shopViews } from '../../../examples/shop/views.ts';
 import {
   compileView,
   defineFeatureView,
   type FeatureViewDef,
 } from '../../../services/features/definition.ts';
-import { shopViews } from '../../../services/features/views/shop.ts';
 import { FlywheelError } from '../../../services/platform/errors.ts';
 import { baseDef } from './fixtures.ts';
 

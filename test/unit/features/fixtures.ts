@@ -4,7 +4,7 @@ import {
   type FeatureViewDef,
 } from '../../../services/features/definition.ts';
 import type { SourceEvent } from '../../../services/features/engine/partition-state.ts';
-import type { Rng } from '../core/prng.ts';
+import type { Rng } from '../../support/prng.ts';
 
 /** Small views and seeded event streams shared by the feature engine's unit tests. */
 export const LATENESS_MS = 5 * 60_000;

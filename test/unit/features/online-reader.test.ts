@@ -22,7 +22,7 @@ import {
   type EntityVector,
   type ViewVector,
 } from '../../../services/features/online-reader.ts';
-import { createRng, type Rng } from '../core/prng.ts';
+import { createRng, type Rng } from '../../support/prng.ts';
 import { everyKindView } from './fixtures.ts';
 
 /**

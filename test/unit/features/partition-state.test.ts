@@ -11,8 +11,8 @@ import {
   tileKey,
 } from '../../../services/features/engine/partition-state.ts';
 import { decodeTile, emptyTile } from '../../../services/features/engine/tile-codec.ts';
-import { referenceValue } from '../core/naive-reference.ts';
-import { createRng } from '../core/prng.ts';
+import { referenceValue } from '../../support/naive-reference.ts';
+import { createRng } from '../../support/prng.ts';
 import { acceptedByRule, fold, memoryStore, readFeature } from './engine-harness.ts';
 import { baseDef, everyKindView, LATENESS_MS, randomStream } from './fixtures.ts';
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { decodeTile, emptyTile, encodeTile } from '../../../services/features/engine/tile-codec.ts';
 import { FlywheelError } from '../../../services/platform/errors.ts';
-import { createRng } from '../core/prng.ts';
+import { createRng } from '../../support/prng.ts';
 import { everyKindView } from './fixtures.ts';
 
 const view = everyKindView();

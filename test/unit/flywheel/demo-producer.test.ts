@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { createOrderBudget } from '../../../services/flywheel/demo-producer.ts';
 import { loadConfig } from '../../../services/platform/config.ts';
 import { FlywheelError } from '../../../services/platform/errors.ts';
+import { createRateBudget as createOrderBudget } from '../../../services/project/traffic.ts';
 
 describe('FLYWHEEL_DEMO_RATE (config demo.rate)', () => {
   test('unset or empty is the default, 0 is off, a number of 0 or more is taken', () => {

@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { eventsOf, invalidBatchError, validateBatch } from '../../../services/ingest/core.ts';
 import { createSourceCatalogue } from '../../../services/ingest/sources.ts';
 import { FlywheelError } from '../../../services/platform/errors.ts';
+import { SHOP_SCHEMA_FILES, shopSources } from '../../support/shop-sources.ts';
 
-const catalogue = createSourceCatalogue();
+const catalogue = shopSources();
 const shop = catalogue.get('shop')!;
 const small = { ...shop, limits: { ...shop.limits, maxEvents: 3, maxEventBytes: 400 } };
 
@@ -37,7 +39,10 @@ test('the catalogue maps demo sources to topics and key fields', () => {
   );
   assert.throws(
     () =>
-      createSourceCatalogue([{ name: 'x', topic: 'events.shop', keyField: 'device', timestampField: 'ts' }]),
+      createSourceCatalogue(
+        [{ name: 'x', topic: 'events.shop', keyField: 'device', timestampField: 'ts' }],
+        () => JSON.parse(readFileSync(SHOP_SCHEMA_FILES.order, 'utf8')),
+      ),
     /key field/,
   );
 });

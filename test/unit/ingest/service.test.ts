@@ -5,6 +5,7 @@ import { loadConfig } from '../../../services/platform/config.ts';
 import { FlywheelError } from '../../../services/platform/errors.ts';
 import { createLogger } from '../../../services/platform/logger.ts';
 import { MetricsRegistry } from '../../../services/platform/metrics.ts';
+import { shopSources } from '../../support/shop-sources.ts';
 
 /** Fakes for the Kafka and registry ports: the service's behaviour without a broker. */
 function fakes(send: () => Promise<unknown>) {
@@ -42,7 +43,7 @@ const order = {
   country: 'DE',
   ts: Date.UTC(2026, 0, 1),
 };
-const base = { config: loadConfig({}), logger: createLogger({}, 'silent') };
+const base = { config: loadConfig({}), logger: createLogger({}, 'silent'), sources: shopSources() };
 
 test('503 (retriable) before start, then 202-style result keyed by user_id after start', async () => {
   const metrics = new MetricsRegistry();

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import * as ort from 'onnxruntime-node';
 import { buildLinearModel, evaluateLinear, type LinearModelSpec } from '../../../services/core/onnx/index.ts';
-import { createRng } from '../core/prng.ts';
+import { createRng } from '../../support/prng.ts';
 
 async function run(spec: LinearModelSpec, rows: number[][]) {
   const session = await ort.InferenceSession.create(buildLinearModel(spec));

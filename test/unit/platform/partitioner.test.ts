@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { test } from 'node:test';
 import { murmur2, ownerPartition } from '../../../services/platform/partitioner.ts';
-import { createRng } from '../core/prng.ts';
+import { createRng } from '../../support/prng.ts';
 
 // kafkajs's own (Long-arithmetic) murmur2: an independent implementation of the same hash.
 const kafkajsMurmur2 = createRequire(import.meta.url)(

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { shopViews } from '../../../examples/shop/views.ts';
 import type { EntityVector } from '../../../services/features/online-reader.ts';
-import { shopViews } from '../../../services/features/views/shop.ts';
 import { FlywheelError } from '../../../services/platform/errors.ts';
 import { buildInputs, planInputs } from '../../../services/serving/model-inputs.ts';
 

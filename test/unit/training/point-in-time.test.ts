@@ -9,8 +9,8 @@ import {
   type SourceEvent,
 } from '../../../services/features/engine/partition-state.ts';
 import { type PitEvent, pointInTimeValues } from '../../../services/training/point-in-time.ts';
-import { referenceValue } from '../core/naive-reference.ts';
-import { createRng, type Rng } from '../core/prng.ts';
+import { referenceValue } from '../../support/naive-reference.ts';
+import { createRng, type Rng } from '../../support/prng.ts';
 import { fold, memoryStore, readFeature } from '../features/engine-harness.ts';
 import { baseDef, everyKindView, LATENESS_MS, randomStream } from '../features/fixtures.ts';
 

@@ -1,14 +1,15 @@
-import { defineFeatureView, type FeatureViewDef } from '../definition.ts';
+import { defineFeatureView, type FeatureViewDef } from 'flywheel';
 
 /**
- * The demo domain's feature views over `events.shop` (schemas/domains/shop/shop-order.avsc), keyed by
- * user. Three views × five aggregations × three windows: the shape the features benchmark runs.
+ * The shop example's feature views over its orders source, keyed by user. Three views × five
+ * aggregations × three windows: the shape the features benchmark runs. `flywheel.config.ts` declares
+ * them; tests and benchmarks compile them over a topic of their own with `shopViews`.
  */
 const windows = ['10m', '1h', '24h'];
 
 type Aggregations = FeatureViewDef['aggregations'];
 
-const VIEWS: ReadonlyArray<{ name: string; description: string; aggregations: Aggregations }> = [
+export const SHOP_VIEWS: ReadonlyArray<{ name: string; description: string; aggregations: Aggregations }> = [
   {
     name: 'user_spend',
     description: 'How much a user spends and how the amounts spread.',
@@ -44,10 +45,10 @@ const VIEWS: ReadonlyArray<{ name: string; description: string; aggregations: Ag
   },
 ];
 
-/** The views over a shop-orders topic (tests and benchmarks pass their own topic and version). */
+/** The shop views compiled over a shop-orders topic (tests and benchmarks pass their own topic and version). */
 export function shopViews(topic = 'events.shop', allowedLateness = '5m', version = 1) {
   const source = { topic, keyField: 'user_id', timestampField: 'ts', allowedLateness };
-  return VIEWS.map((v) =>
+  return SHOP_VIEWS.map((v) =>
     defineFeatureView({ ...v, version, source, entity: 'user_id', tile: '1m', ttl: '7d' }),
   );
 }

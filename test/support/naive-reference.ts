@@ -11,7 +11,7 @@ import {
   type AggregationOutput,
   DEFAULT_QUANTILES,
   nearestRankIndex,
-} from '../../../services/core/aggregation/index.ts';
+} from '../../services/core/aggregation/index.ts';
 
 export interface RawEvent {
   ts: number;

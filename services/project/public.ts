@@ -1,0 +1,19 @@
+/**
+ * Flywheel's public API for project folders: what a `flywheel.config.ts` imports as `'flywheel'`.
+ * Everything a project declares is plain data checked when Flywheel loads the folder; these exports
+ * give it types, and the traffic helpers pace an example's generated events.
+ */
+export {
+  type CompiledView,
+  defineFeatureView,
+  type FeatureViewDef,
+} from '../features/index.ts';
+export {
+  defineProject,
+  type ModelDefinitionSpec,
+  type ProjectDefinition,
+  type ProjectInput,
+  type TrafficContext,
+  type TrafficGenerator,
+} from './schema.ts';
+export { createRateBudget, paced } from './traffic.ts';
