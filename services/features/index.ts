@@ -6,7 +6,7 @@ export {
   type FeatureViewDef,
   viewsByNameOrId,
 } from './definition.ts';
-export { FEATURES_DEFAULT_PORT, type FeaturesProject, featuresModule } from './module.ts';
+export { type FeaturesProject, featuresModule } from './module.ts';
 export {
   createOnlineReader,
   type EntityVector,

@@ -9,14 +9,12 @@ export interface FeaturesProject {
   readonly views: readonly CompiledView[];
 }
 
-export const FEATURES_DEFAULT_PORT = 8703;
-
 /** The stream processor: source topics → tiles in Redis (effectively once) and ClickHouse. */
 export const featuresModule: FlywheelModule<FeaturesProject, FeaturesService> = {
   name: 'features',
   description: 'the streaming feature engine: events into online (Redis) and offline (ClickHouse) tiles',
   dependencies: ['ingest'],
-  port: () => FEATURES_DEFAULT_PORT,
+  port: (config) => config.http.featuresPort,
   maxBodyBytes: () => 1_024,
   async init(ctx) {
     const service = createFeaturesService({

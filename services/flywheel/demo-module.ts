@@ -2,8 +2,6 @@ import type { FlywheelModule } from '../platform/modules.ts';
 import type { ProjectRuntime } from '../project/index.ts';
 import { createFlywheelProducer } from '../sdk/index.ts';
 
-const DEMO_PORT = 8704;
-
 /**
  * Live traffic for the all-in-one job: the project's own generator (`traffic` in its
  * flywheel.config.ts) at `demo.rate` events per second, sent through the producer SDK with the
@@ -14,7 +12,7 @@ export const demoModule: FlywheelModule<Pick<ProjectRuntime, 'sources' | 'traffi
   name: 'demo',
   description: "the project's traffic generator (demo.rate events/s; 0 = off)",
   dependencies: ['ingest'],
-  port: () => DEMO_PORT,
+  port: (config) => config.http.demoPort,
   maxBodyBytes: () => 1_024,
   init(ctx) {
     let recentEntity: string | undefined;

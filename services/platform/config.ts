@@ -100,6 +100,8 @@ export const ConfigSchema = z.object({
       ingestPort: port.default(8700),
       servingPort: port.default(8701),
       consolePort: port.default(8702),
+      featuresPort: port.default(8703),
+      demoPort: port.default(8704),
       maxBodyBytes: z.coerce.number().int().positive().default(1_048_576),
     })
     .default({
@@ -107,6 +109,8 @@ export const ConfigSchema = z.object({
       ingestPort: 8700,
       servingPort: 8701,
       consolePort: 8702,
+      featuresPort: 8703,
+      demoPort: 8704,
       maxBodyBytes: 1_048_576,
     }),
 });
@@ -271,6 +275,12 @@ export const ENV_VARS: ReadonlyArray<{ env: string; path: string; description: s
   { env: 'FLYWHEEL_INGEST_PORT', path: 'http.ingestPort', description: 'Ingest API port.' },
   { env: 'FLYWHEEL_SERVING_PORT', path: 'http.servingPort', description: 'Serving API port.' },
   { env: 'FLYWHEEL_CONSOLE_PORT', path: 'http.consolePort', description: 'Console port.' },
+  {
+    env: 'FLYWHEEL_FEATURES_PORT',
+    path: 'http.featuresPort',
+    description: "Features processor's health and metrics port.",
+  },
+  { env: 'FLYWHEEL_DEMO_PORT', path: 'http.demoPort', description: "Traffic generator's health port." },
   {
     env: 'FLYWHEEL_MAX_BODY_BYTES',
     path: 'http.maxBodyBytes',

@@ -139,7 +139,7 @@ export function planProject({ project, recorded, verdicts, topics }: PlanInputs)
       compiled = compileView(viewDefinition(view, source, version));
       action = latest ? 'update' : 'create';
       detail = latest
-        ? `changed: new version v${version} (fingerprint ${compiled.fingerprint}); v${latest.version} is still computed and served`
+        ? `changed: new version v${version} (fingerprint ${compiled.fingerprint}); v${latest.version} is still computed and served; v${version} starts from the live stream (its history: backfill --view ${view.name} --version ${version}, docs/features.md#backfill)`
         : `new: v${version} (fingerprint ${compiled.fingerprint})`;
     }
     changes.push({
@@ -255,8 +255,10 @@ export function formatPlan(plan: Plan): string {
     refused: '!',
   };
   const lines = [`project ${plan.project}`];
+  const kindWidth = Math.max(0, ...plan.changes.map((c) => c.kind.length));
+  const nameWidth = Math.max(0, ...plan.changes.map((c) => c.name.length));
   for (const c of plan.changes)
-    lines.push(`  ${mark[c.action]} ${c.kind.padEnd(15)} ${c.name.padEnd(24)} ${c.detail}`);
+    lines.push(`  ${mark[c.action]} ${c.kind.padEnd(kindWidth)}  ${c.name.padEnd(nameWidth)}  ${c.detail}`);
   const counts = (a: Action) => plan.changes.filter((c) => c.action === a).length;
   lines.push(
     `${counts('create')} to create, ${counts('update')} to change, ${counts('remove')} to remove, ${counts('unchanged')} unchanged`,
