@@ -1,7 +1,15 @@
 # syntax=docker/dockerfile:1
-# One image for every Flywheel service: `run <service>` picks one (ingest, features, serving, monitor,
-# trainer, deployer), `start` runs them all in one process. TypeScript runs through tsx, so there is
-# no build step and the image runs exactly the sources in the repo.
+# One image for every Flywheel service: `run <module>` picks one (ingest, features, serving, console;
+# `flywheel modules` lists them), `apply` applies the project (run it once before the modules, which
+# refuse a project that was never applied), `start` runs everything in one process. TypeScript runs
+# through tsx, so there is no build step and the image runs exactly the sources in the repo.
+#
+# Project folder: the image contains the bundled example (examples/shop, named by package.json
+# "flywheel.bundledProject"), which every command uses by default. A user's own project (its
+# flywheel.config.ts and .avsc schemas) is mounted, e.g. read-only at /project, and selected with
+# FLYWHEEL_PROJECT=/project (or `--project /project`):
+#   docker run --rm -v "$PWD/my-project:/project:ro" -e FLYWHEEL_PROJECT=/project flywheel:dev plan
+# or baked into a derived image: FROM flywheel:<tag> / COPY my-project /project / ENV FLYWHEEL_PROJECT=/project
 
 FROM node:20-bookworm-slim AS deps
 WORKDIR /app
@@ -20,8 +28,10 @@ ENV NODE_ENV=production \
 RUN mkdir -p /data && chown node:node /data
 COPY --from=deps /app/node_modules ./node_modules
 COPY package.json tsconfig.json ./
-COPY services ./services
+# Least often changed first: an edit to services/ rebuilds only the last layer.
 COPY schemas ./schemas
+COPY examples ./examples
+COPY services ./services
 USER node
 VOLUME ["/data"]
 EXPOSE 8700 8701 8702 8703

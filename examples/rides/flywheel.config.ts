@@ -64,7 +64,7 @@ export default defineProject({
   models: [
     {
       name: 'ride_duration',
-      description: 'Minutes a ride will take, from the driver\'s recent trips.',
+      description: "Minutes a ride will take, from the driver's recent trips.",
       task: 'regression',
       algorithm: 'gradient_boosted_trees',
       features: [

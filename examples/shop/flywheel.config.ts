@@ -34,7 +34,7 @@ export default defineProject({
   models: [
     {
       name: 'fraud',
-      description: 'Is this order fraudulent? Scored at checkout from the buyer\'s recent behaviour.',
+      description: "Is this order fraudulent? Scored at checkout from the buyer's recent behaviour.",
       task: 'binary_classification',
       features: [
         'user_spend.amount_sum_1h',

@@ -7,9 +7,9 @@ export { type ApplyResult, applyPlan, type ProjectDeps, planFor, servedPlan } fr
 export { projectDir } from './folder.ts';
 export { projectTablesDdl } from './history.ts';
 export { initProject } from './init.ts';
-export { type LoadedProject, loadProject, PROJECT_FILE } from './load.ts';
+export { PROJECT_FILE } from './load.ts';
 export { formatPlan, type Plan, type PlanChange, planProject, type RecordedDefinition } from './plan.ts';
 export * from './public.ts';
-export { type ProjectRuntime, projectRuntime, projectSources, projectViewsAsDeclared } from './runtime.ts';
+export { type ProjectRuntime, projectRuntime, projectViewsAsDeclared } from './runtime.ts';
 export { checkGeneratedTypes, renderSourceTypes, type SourceSchema } from './typegen.ts';
 export { GENERATED_TYPES_FILE, writeProjectTypes } from './types-file.ts';

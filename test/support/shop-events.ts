@@ -1,22 +1,14 @@
 import { fileURLToPath } from 'node:url';
 import type { Kafka } from 'kafkajs';
+import type { Shop } from '../../examples/shop/generated/events.ts';
 import { loadSchemaFile } from '../../schemas/catalog.ts';
 import { createProducer, ensureTopics } from '../../services/platform/kafka.ts';
 import { ownerPartition } from '../../services/platform/partitioner.ts';
 import type { RegistryCodec } from '../../services/platform/registry-codec.ts';
 import { createRng } from './prng.ts';
 
-export interface ShopOrder {
-  event_id: string;
-  user_id: string;
-  merchant_id: string;
-  amount: number;
-  currency: string;
-  category: string;
-  device: string | null;
-  country: string;
-  ts: number;
-}
+/** An order as Avro encodes it: the type `flywheel typegen` wrote for the shop example's source. */
+export type ShopOrder = Shop;
 
 const CATEGORIES = ['grocery', 'fashion', 'electronics', 'travel', 'games', 'home'];
 const COUNTRIES = ['DE', 'FR', 'NL', 'PL', 'ES', 'IT', 'US'];

@@ -21,11 +21,30 @@ const PUBLIC_PORTS: Record<string, number> = { ingest: 8700, serving: 8701, cons
  * Environment variables the deploy files may set: Flywheel's config table plus a few read outside it.
  * FLYWHEEL_HTTP_PORT is the port of the process's own HTTP server (health, metrics).
  */
-// NODE_OPTIONS is read by Node itself (the features service's heap setting).
-const KNOWN_ENV = new Set([...ENV_VARS.map((v) => v.env), 'FLYWHEEL_HTTP_PORT', 'NODE_ENV', 'NODE_OPTIONS']);
+// NODE_OPTIONS is read by Node itself (the features service's heap setting); FLYWHEEL_PROJECT (the
+// project folder) by services/project/folder.ts.
+const KNOWN_ENV = new Set([
+  ...ENV_VARS.map((v) => v.env),
+  'FLYWHEEL_HTTP_PORT',
+  'FLYWHEEL_PROJECT',
+  'NODE_ENV',
+  'NODE_OPTIONS',
+]);
+/** The engines every Flywheel container waits for in compose. */
+const ENGINES = ['kafka', 'registry', 'redis', 'clickhouse'];
 
+type ComposeService = {
+  command?: string[];
+  environment?: Record<string, string>;
+  ports?: string[];
+  image?: string;
+  build?: unknown;
+  restart?: string;
+  healthcheck?: { disable?: boolean; test?: unknown };
+  depends_on?: Record<string, { condition?: string }>;
+};
 type Compose = {
-  services: Record<string, { command?: string[]; environment?: Record<string, string>; ports?: string[] }>;
+  services: Record<string, ComposeService>;
   [key: string]: unknown;
 };
 type Container = {
@@ -33,10 +52,14 @@ type Container = {
   image: unknown;
   args?: string[];
   env?: Array<{ name: string; value?: string }>;
+  envFrom?: unknown[];
+  resources?: { requests?: object; limits?: object };
 };
+type PodSpec = { containers: Container[]; restartPolicy?: string };
 type Deployment = K8sObject & {
-  spec: { replicas?: number; template: { spec: { containers: Container[] } } };
+  spec: { replicas?: number; template: { spec: PodSpec } };
 };
+type Job = K8sObject & { spec: { backoffLimit?: number; template: { spec: PodSpec } } };
 
 function loadCompose(): Compose {
   // Compose resolves YAML merge keys (`<<: *anchor`); YAML 1.2 parsers only do so when asked.
@@ -47,7 +70,19 @@ function loadCompose(): Compose {
 
 const render = (overlay: string) => renderKustomization(join(ROOT, 'k8s', overlay));
 const deployments = (objects: K8sObject[]) => objects.filter((o): o is Deployment => o.kind === 'Deployment');
-const container = (d: Deployment) => d.spec.template.spec.containers[0]!;
+const jobs = (objects: K8sObject[]) => objects.filter((o): o is Job => o.kind === 'Job');
+const container = (d: Deployment | Job) => d.spec.template.spec.containers[0]!;
+
+/**
+ * Why compose could start a module before the project is applied: `run` refuses a project that was
+ * never applied, so every `run` service must wait for the one-shot `apply` to exit 0.
+ */
+function applyOrderErrors(c: Compose): string[] {
+  return Object.entries(c.services)
+    .filter(([, s]) => s.command?.[0] === 'run')
+    .filter(([, s]) => s.depends_on?.apply?.condition !== 'service_completed_successfully')
+    .map(([name, s]) => `${name}: waits for apply with ${s.depends_on?.apply?.condition ?? 'nothing'}`);
+}
 
 describe('docker-compose.yml', () => {
   it('conforms to the Compose Specification', () => {
@@ -70,6 +105,36 @@ describe('docker-compose.yml', () => {
         );
       }
     }
+  });
+
+  it('applies the project once, from the same image, after the engines and before every module', () => {
+    const { services } = loadCompose();
+    const apply = services.apply;
+    assert.ok(apply, 'service apply missing');
+    assert.deepEqual(apply.command, ['apply']);
+    assert.equal(apply.restart, 'no', 'a one-shot must not be restarted');
+    assert.equal(apply.image, services.ingest?.image);
+    assert.deepEqual(apply.build, services.ingest?.build);
+    // It exits: a readiness check (the image's HEALTHCHECK included) would only ever report it unhealthy.
+    assert.ok(!apply.healthcheck || apply.healthcheck.disable === true, 'apply has no healthcheck');
+    for (const engine of ENGINES)
+      assert.equal(apply.depends_on?.[engine]?.condition, 'service_healthy', `apply waits for ${engine}`);
+    assert.deepEqual(
+      Object.keys(apply.environment ?? {}).filter((k) => !KNOWN_ENV.has(k)),
+      [],
+      'apply: env vars Flywheel does not read',
+    );
+    // The same engines as the modules it prepares for.
+    for (const k of ['FLYWHEEL_KAFKA_BROKERS', 'FLYWHEEL_REGISTRY_URL', 'CLICKHOUSE_URL'])
+      assert.equal(apply.environment?.[k], services.ingest?.environment?.[k], k);
+    assert.deepEqual(applyOrderErrors(loadCompose()), []);
+    for (const name of SERVICES)
+      for (const engine of ENGINES)
+        assert.equal(
+          services[name]?.depends_on?.[engine]?.condition,
+          'service_healthy',
+          `${name} waits for ${engine}`,
+        );
   });
 
   it('runs only modules that exist', () => {
@@ -118,6 +183,29 @@ describe('docker-compose.yml', () => {
         assert.notDeepEqual(validateCompose(c), [], `${what} was not caught`);
       });
     }
+
+    // Valid compose, wrong order: the check of the apply step must see these, the schema cannot.
+    const dependsOn = (c: Compose, name: string) => {
+      const deps = c.services[name]?.depends_on;
+      assert.ok(deps, `${name} has depends_on`);
+      return deps;
+    };
+    const ordering: Record<string, (c: Compose) => void> = {
+      'a module that no longer waits for apply': (c) => {
+        delete dependsOn(c, 'features').apply;
+      },
+      'a module that waits only for apply to start': (c) => {
+        dependsOn(c, 'serving').apply = { condition: 'service_started' };
+      },
+    };
+    for (const [what, mutate] of Object.entries(ordering)) {
+      it(`rejects ${what}`, () => {
+        const c = loadCompose();
+        mutate(c);
+        assert.deepEqual(validateCompose(c), [], 'the mutation keeps the file valid');
+        assert.equal(applyOrderErrors(c).length, 1, `${what} was not caught`);
+      });
+    }
   });
 });
 
@@ -163,12 +251,42 @@ describe('k8s manifests', () => {
     );
   });
 
+  it('base applies the project with the Job flywheel-apply, from the same image and ConfigMap', () => {
+    const objects = render('base');
+    const all = jobs(objects);
+    assert.deepEqual(
+      all.map((j) => j.metadata.name),
+      ['flywheel-apply'],
+    );
+    const job = all[0]!;
+    const c = container(job);
+    assert.equal(job.apiVersion, 'batch/v1');
+    assert.equal(job.metadata.namespace, 'flywheel');
+    assert.deepEqual(c.args, ['apply']);
+    assert.equal(c.image, 'flywheel:0.1.0');
+    assert.ok(Number.isInteger(job.spec.backoffLimit), 'the Job sets backoffLimit');
+    assert.ok(c.resources?.requests && c.resources.limits, 'the Job has requests and limits');
+    assert.ok(['Never', 'OnFailure'].includes(job.spec.template.spec.restartPolicy ?? ''));
+    // The same environment as every Deployment: it must apply the project they run, to their engines.
+    for (const d of deployments(objects)) assert.deepEqual(c.envFrom, container(d).envFrom, d.metadata.name);
+    assert.ok(
+      (c.envFrom as Array<{ configMapRef?: { name: string } }>).some(
+        (e) => e.configMapRef?.name === 'flywheel-config',
+      ),
+    );
+  });
+
   it('dev overlay runs one replica of everything from the dev image', () => {
     const objects = render('overlays/dev');
     for (const d of deployments(objects)) {
       assert.equal(d.spec.replicas, 1, d.metadata.name);
       assert.equal(container(d).image, 'flywheel:dev');
     }
+    // The Job too: apply and the Deployments must run the same build.
+    const job = jobs(objects).find((j) => j.metadata.name === 'flywheel-apply');
+    assert.ok(job, 'dev overlay keeps the flywheel-apply Job');
+    assert.equal(container(job).image, 'flywheel:dev');
+    assert.equal((job.spec as Record<string, unknown>).replicas, undefined, 'a Job has no replicas');
     const hpa = objects.find((o) => o.kind === 'HorizontalPodAutoscaler') as unknown as {
       spec: { minReplicas: number };
     };
@@ -179,6 +297,8 @@ describe('k8s manifests', () => {
     const serving = () =>
       structuredClone(deployments(render('base')).find((d) => d.metadata.name === 'serving')!);
     const podSpec = (d: Deployment) => d.spec.template.spec as unknown as Record<string, unknown>;
+    const applyJob = () =>
+      structuredClone(jobs(render('base')).find((j) => j.metadata.name === 'flywheel-apply')!);
     const mutations: Record<string, () => K8sObject> = {
       'replicas: "two"': () => {
         const d = serving();
@@ -204,6 +324,23 @@ describe('k8s manifests', () => {
         return d;
       },
       'unknown kind `Deploymnet`': () => ({ ...serving(), kind: 'Deploymnet' }),
+      'Job backoffLimit: "four"': () => {
+        const j = applyJob();
+        (j.spec as Record<string, unknown>).backoffLimit = 'four';
+        return j;
+      },
+      'misspelt Job field `backofLimit`': () => {
+        const j = applyJob();
+        const spec = j.spec as Record<string, unknown>;
+        spec.backofLimit = spec.backoffLimit;
+        delete spec.backoffLimit;
+        return j;
+      },
+      'a Job without restartPolicy (the API server refuses the default, Always)': () => {
+        const j = applyJob();
+        delete j.spec.template.spec.restartPolicy;
+        return j;
+      },
       'HPA on the removed autoscaling/v2beta1 metric shape': () => {
         const hpa = structuredClone(render('base').find((o) => o.kind === 'HorizontalPodAutoscaler')!);
         (hpa.spec as { metrics: unknown[] }).metrics = [

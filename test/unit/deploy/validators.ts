@@ -86,12 +86,13 @@ function modelModule(o: K8sObject): string {
 }
 
 /**
- * Errors of rendered Kubernetes objects, in two passes:
+ * Errors of rendered Kubernetes objects, in three passes:
  * 1. the OpenAPI JSON schema of each kind (types, required fields, enums, formats), through the
  *    `validate()` of the `kubernetes-models` classes;
  * 2. unknown fields (a misspelt `livenesProbe`), which the OpenAPI schemas allow but
  *    `kubectl apply` rejects since Kubernetes 1.27: each object is type-checked by TypeScript
- *    against the same package's interfaces, whose excess-property check finds them.
+ *    against the same package's interfaces, whose excess-property check finds them;
+ * 3. the few API-server rules a schema cannot state that these manifests could break (`serverRules`).
  */
 export async function validateK8s(objects: K8sObject[]): Promise<string[]> {
   const errors: string[] = [];
@@ -113,7 +114,23 @@ export async function validateK8s(objects: K8sObject[]): Promise<string[]> {
       errors.push(`${id}: ${(err as Error).message}`);
     }
   }
-  return [...errors, ...unknownFields(known)];
+  return [...errors, ...unknownFields(known), ...known.flatMap(serverRules)];
+}
+
+/**
+ * Rules the API server enforces beyond the OpenAPI schema. A Job's pod must not restart in place:
+ * its restartPolicy must be Never or OnFailure, and the schema's default (Always) is rejected, so a Job
+ * that leaves it out fails `kubectl apply` though every field is valid.
+ */
+function serverRules(o: K8sObject): string[] {
+  if (o.apiVersion !== 'batch/v1' || o.kind !== 'Job') return [];
+  const policy = (o.spec as { template?: { spec?: { restartPolicy?: string } } } | undefined)?.template?.spec
+    ?.restartPolicy;
+  return policy === 'Never' || policy === 'OnFailure'
+    ? []
+    : [
+        `${o.kind}/${o.metadata.name}: spec.template.spec.restartPolicy must be Never or OnFailure, not ${policy ?? 'unset (Always)'}`,
+      ];
 }
 
 /** Type-checks `const r<i>: I<Kind> = <object>` for each object in a virtual file beside this one. */

@@ -13,8 +13,9 @@ import ts from 'typescript';
  *
  *   core      services/core/** imports only services/core/**, node: built-ins and npm packages: the pure
  *             libraries know nothing of the platform or of any service.
- *   platform  services/platform/** imports no domain contract (schemas/domains/**, schemas/catalog.ts)
- *             and no service but core.
+ *   domain    services/** imports nothing from examples/**: a project is loaded by path at run time,
+ *             never compiled into Flywheel (no-domain-in-services.test.ts also checks names).
+ *   platform  services/platform/** imports no contract table (schemas/catalog.ts) and no service but core.
  *   sdk       services/sdk/** imports only services/sdk/**, services/core/** and services/platform/**, so it
  *             can be published as the package producers install. The platform is allowed: it is
  *             infrastructure (config, Kafka, registry codec, logger) the package would bundle; the
@@ -27,7 +28,7 @@ import ts from 'typescript';
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const SCANNED = ['services', 'schemas'];
 
-type Rule = 'core' | 'platform' | 'sdk' | 'index';
+type Rule = 'domain' | 'core' | 'platform' | 'sdk' | 'index';
 
 interface Violation {
   /** Repo-relative path of the importing file, with forward slashes. */
@@ -56,12 +57,11 @@ function brokenRules(file: string, target: string | undefined): Rule[] {
   if (from === undefined || target === undefined) return []; // node: built-ins and npm packages
   const to = serviceOf(target);
   const broken: Rule[] = [];
+  if (under(file, 'services') && under(target, 'examples')) broken.push('domain');
   if (from === 'core' && to !== 'core') broken.push('core');
   if (
     from === 'platform' &&
-    (under(target, 'schemas/domains') ||
-      target === 'schemas/catalog.ts' ||
-      (to !== undefined && to !== 'platform' && to !== 'core'))
+    (target === 'schemas/catalog.ts' || (to !== undefined && to !== 'platform' && to !== 'core'))
   )
     broken.push('platform');
   if (from === 'sdk' && to !== 'sdk' && to !== 'core' && to !== 'platform') broken.push('sdk');
@@ -148,7 +148,7 @@ test('the checker finds every kind of import and every rule on a fixture', () =>
       'services/platform/p.ts',
       [
         "import { loadSchemaFile } from '../../schemas/catalog.ts';",
-        "export * from '../../schemas/domains/shop/types.ts';",
+        "export * from '../../examples/shop/views.ts';",
         "import { FlywheelError } from '../core/errors.ts';",
         "const m = await import('../features/index.ts');",
       ].join('\n'),
@@ -178,7 +178,7 @@ test('the checker finds every kind of import and every rule on a fixture', () =>
   assert.deepEqual(checkImports(fixture).map(formatViolation), [
     'services/core/windows/w.ts → ../../platform/errors.ts (core)',
     'services/platform/p.ts → ../../schemas/catalog.ts (platform)',
-    'services/platform/p.ts → ../../schemas/domains/shop/types.ts (platform)',
+    'services/platform/p.ts → ../../examples/shop/views.ts (domain)',
     'services/platform/p.ts → ../features/index.ts (platform)',
     'services/sdk/producer.ts → ../ingest/index.ts (sdk)',
     'services/sdk/producer.ts → ../ingest/with-timeout.ts (sdk)',
