@@ -1,6 +1,7 @@
 import { createKafka } from '../platform/kafka.ts';
 import type { FlywheelModule } from '../platform/modules.ts';
 import { createRegistryCodec } from '../platform/registry-codec.ts';
+import { FEATURES_CONFIG, type FeaturesSettings } from './config.ts';
 import type { CompiledView } from './definition.ts';
 import { createFeaturesService, type FeaturesService } from './service.ts';
 
@@ -10,8 +11,9 @@ export interface FeaturesProject {
 }
 
 /** The stream processor: source topics → tiles in Redis (effectively once) and ClickHouse. */
-export const featuresModule: FlywheelModule<FeaturesProject, FeaturesService> = {
+export const featuresModule: FlywheelModule<FeaturesProject, FeaturesService, FeaturesSettings> = {
   name: 'features',
+  config: FEATURES_CONFIG,
   description: 'the streaming feature engine: events into online (Redis) and offline (ClickHouse) tiles',
   dependencies: ['ingest'],
   port: (config) => config.http.featuresPort,
@@ -26,6 +28,7 @@ export const featuresModule: FlywheelModule<FeaturesProject, FeaturesService> = 
       clickhouse: await ctx.shared.clickhouse(),
       codec: createRegistryCodec(ctx.config.registry.url),
       views: ctx.project.views,
+      settings: ctx.settings,
     });
     return { api: service, start: () => service.start(), stop: () => service.stop() };
   },

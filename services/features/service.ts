@@ -1,13 +1,14 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Redis } from 'ioredis';
 import type { Kafka, Producer } from 'kafkajs';
-import type { ResolvedConfig } from '../platform/config.ts';
+import { type ResolvedConfig, sectionSettings } from '../platform/config.ts';
 import { createDeadLetterWriter } from '../platform/dead-letter.ts';
 import { createProducer, ensureTopics } from '../platform/kafka.ts';
 import type { Logger } from '../platform/logger.ts';
 import type { MetricsRegistry } from '../platform/metrics.ts';
 import type { RegistryCodec } from '../platform/registry-codec.ts';
 import { retryStartup, StartCancelled } from '../platform/retry.ts';
+import { FEATURES_CONFIG, type FeaturesSettings } from './config.ts';
 import type { CompiledView } from './definition.ts';
 import type { Checkpoint } from './engine/partition-state.ts';
 import {
@@ -28,10 +29,13 @@ export interface FeaturesServiceDeps {
   clickhouse: ClickHouseClient;
   codec: RegistryCodec;
   views: readonly CompiledView[];
+  /** The `features` config section; default: read from the environment (sectionSettings). */
+  settings?: FeaturesSettings;
 }
 
 export function createFeaturesService(deps: FeaturesServiceDeps, options: Partial<ProcessorOptions> = {}) {
   const offline = createOfflineStore(deps.clickhouse, deps.config.clickhouse.database);
+  const settings = deps.settings ?? sectionSettings(deps.config, FEATURES_CONFIG);
   let producer: Producer | undefined;
   let processor: ReturnType<typeof createFeatureProcessor> | undefined;
 
@@ -74,10 +78,10 @@ export function createFeaturesService(deps: FeaturesServiceDeps, options: Partia
         ...DEFAULT_PROCESSOR_OPTIONS,
         groupId: 'flywheel-features',
         views: deps.views,
-        sessionTimeoutMs: deps.config.features.sessionTimeoutMs,
-        maxEventsPerFlush: deps.config.features.maxEventsPerFlush,
-        partitionsConsumedConcurrently: deps.config.features.partitionsConcurrently,
-        offlineIntervalMs: deps.config.features.offlineIntervalMs,
+        sessionTimeoutMs: settings.sessionTimeoutMs,
+        maxEventsPerFlush: settings.maxEventsPerFlush,
+        partitionsConsumedConcurrently: settings.partitionsConcurrently,
+        offlineIntervalMs: settings.offlineIntervalMs,
         ...options,
       },
     );

@@ -1,13 +1,14 @@
 import { parseArgs } from 'node:util';
 import { runReadOnlyQuery } from '../console/index.ts';
 import { closeEmbeddedClickHouse, createClickHouse } from '../platform/clickhouse.ts';
-import { loadConfig, type ResolvedConfig } from '../platform/config.ts';
+import { type ResolvedConfig, sectionSettings } from '../platform/config.ts';
 import { FlywheelError } from '../platform/errors.ts';
 import { createLogger, type Logger } from '../platform/logger.ts';
 import { type RunningModules, runModules, startOrder } from '../platform/modules.ts';
 import { createStack, type PartName } from '../platform/stack/stack.ts';
 import type { ProjectRuntime } from '../project/index.ts';
-import { MODULE_NAMES, MODULES } from './modules.ts';
+import { DEMO_CONFIG } from './demo-module.ts';
+import { loadFlywheelConfig, MODULE_NAMES, MODULES } from './modules.ts';
 import {
   appliedRuntime,
   applyCommand,
@@ -86,7 +87,7 @@ async function start(dir: string, config: Readonly<ResolvedConfig>, logger: Logg
   }
   const running = await runSelected(MODULE_NAMES, project, config, logger, stopStack);
   const url = (name: string, path = '') => `http://${config.http.host}:${running.get(name)?.port}${path}`;
-  const rate = config.demo.rate;
+  const rate = sectionSettings(config, DEMO_CONFIG).rate;
   process.stderr.write(
     [
       '',
@@ -173,7 +174,7 @@ async function main(argv: string[]): Promise<void> {
   });
   const [command, ...rest] = positionals;
   const flag = typeof values.project === 'string' ? values.project : undefined;
-  const config = loadConfig();
+  const config = loadFlywheelConfig();
   const logger = createLogger({ app: 'flywheel' }, config.log.level);
   switch (command) {
     case 'init':

@@ -4,8 +4,11 @@ import { FlywheelError } from './errors.ts';
 
 /**
  * The one configuration of Flywheel: defaults < JSON file (FLYWHEEL_CONFIG) < environment variables.
- * Validated once at start-up and frozen; every service reads its own section. ENV_VARS is the single
- * table of environment variables (README's configuration table is generated from it).
+ * Validated once at start-up and frozen. The platform's sections (log, startup, stack, kafka, registry,
+ * redis, clickhouse, http) are declared here; a module declares its own section (schema and
+ * environment variables) beside its code as a ConfigSection, and `loadConfig` validates the platform's
+ * and every module's section in one pass, reporting all problems together. ENV_VARS plus the modules'
+ * tables are every environment variable there is (README's configuration table is generated from them).
  */
 const port = z.coerce.number().int().min(1).max(65_535);
 
@@ -33,17 +36,6 @@ const StackSchema = z.object({
   jvmDirs: z.array(z.string()).default(['/usr/lib/jvm']),
 });
 
-const FeaturesSchema = z.object({
-  /** Kafka group session timeout of the stream processor: how fast a dead processor's partitions move. */
-  sessionTimeoutMs: z.coerce.number().int().min(6_000).default(10_000),
-  /** Events folded per flush (bounds the atomic Redis commit and a large batch's freshness). */
-  maxEventsPerFlush: z.coerce.number().int().positive().default(50_000),
-  /** Partitions processed concurrently by one processor. */
-  partitionsConcurrently: z.coerce.number().int().positive().default(4),
-  /** At most one ClickHouse insert per this interval; the offline store trails Redis by about this. */
-  offlineIntervalMs: z.coerce.number().int().min(0).max(60_000).default(250),
-});
-
 const StartupSchema = z.object({
   /** First delay of the start-up backoff (full jitter, doubling). Tests set a few ms. */
   initialDelayMs: z.coerce.number().int().min(0).default(200),
@@ -56,17 +48,9 @@ const LogSchema = z.object({
   level: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
 });
 
-const DemoSchema = z.object({
-  /** Orders per second the demo module publishes; 0 sends nothing. */
-  rate: z.coerce.number().min(0).max(100_000).default(200),
-  /** Distinct demo users. */
-  users: z.coerce.number().int().min(1).max(10_000_000).default(2_000),
-});
-
 export const ConfigSchema = z.object({
   log: LogSchema.default(LogSchema.parse({})),
   startup: StartupSchema.default(StartupSchema.parse({})),
-  demo: DemoSchema.default(DemoSchema.parse({})),
   stack: StackSchema.default(StackSchema.parse({})),
   kafka: z
     .object({
@@ -91,7 +75,6 @@ export const ConfigSchema = z.object({
         .default('flywheel'),
     })
     .default({ database: 'flywheel' }),
-  features: FeaturesSchema.default(FeaturesSchema.parse({})),
   http: z
     .object({
       host: z.string().default('127.0.0.1'),
@@ -123,9 +106,30 @@ export interface ResolvedConfig extends FlywheelConfig {
   registry: { url: string };
   redis: FlywheelConfig['redis'] & { url: string };
   clickhouse: FlywheelConfig['clickhouse'] & { dataDir: string };
+  /** The modules' own sections, by section name, as loadConfig was given them. */
+  sections: Readonly<Record<string, unknown>>;
 }
 
-export const ENV_VARS: ReadonlyArray<{ env: string; path: string; description: string; list?: boolean }> = [
+/** One environment variable: where it lands in the config (`section.key`) and what it means. */
+export interface EnvVar {
+  readonly env: string;
+  readonly path: string;
+  readonly description: string;
+  /** Comma-separated list. */
+  readonly list?: boolean;
+}
+
+/**
+ * A module's own configuration: the section `name` of the config file, its schema (every key with its
+ * default) and its environment variables (paths `name.key`).
+ */
+export interface ConfigSection<S = unknown> {
+  readonly name: string;
+  readonly schema: z.ZodType<S, unknown>;
+  readonly env: readonly EnvVar[];
+}
+
+export const ENV_VARS: readonly EnvVar[] = [
   {
     env: 'FLYWHEEL_LOG_LEVEL',
     path: 'log.level',
@@ -146,12 +150,6 @@ export const ENV_VARS: ReadonlyArray<{ env: string; path: string; description: s
     path: 'startup.maxAttempts',
     description: 'Start-up attempts before a module gives up; 0 keeps trying until it is stopped.',
   },
-  {
-    env: 'FLYWHEEL_DEMO_RATE',
-    path: 'demo.rate',
-    description: 'Orders per second the demo module publishes in `flywheel start`; 0 sends nothing.',
-  },
-  { env: 'FLYWHEEL_DEMO_USERS', path: 'demo.users', description: 'Distinct users of the demo traffic.' },
   {
     env: 'FLYWHEEL_CACHE_DIR',
     path: 'stack.cacheDir',
@@ -244,28 +242,6 @@ export const ENV_VARS: ReadonlyArray<{ env: string; path: string; description: s
     path: 'clickhouse.database',
     description: 'ClickHouse database holding Flywheel tables.',
   },
-  {
-    env: 'FLYWHEEL_FEATURES_SESSION_TIMEOUT_MS',
-    path: 'features.sessionTimeoutMs',
-    description: 'Kafka session timeout of the features processor (min 6000).',
-  },
-  {
-    env: 'FLYWHEEL_FEATURES_MAX_EVENTS_PER_FLUSH',
-    path: 'features.maxEventsPerFlush',
-    description:
-      'Events folded per atomic flush of the features processor; also the records queued per partition before fetching waits.',
-  },
-  {
-    env: 'FLYWHEEL_FEATURES_PARTITIONS_CONCURRENTLY',
-    path: 'features.partitionsConcurrently',
-    description: 'Partitions one features processor works on at once.',
-  },
-  {
-    env: 'FLYWHEEL_FEATURES_OFFLINE_INTERVAL_MS',
-    path: 'features.offlineIntervalMs',
-    description:
-      'Least time between ClickHouse inserts of the features processor (each carries every flush since the last); ClickHouse trails Redis by about this.',
-  },
   { env: 'FLYWHEEL_HTTP_HOST', path: 'http.host', description: 'Address the HTTP servers bind.' },
   {
     env: 'FLYWHEEL_HTTP_PORT',
@@ -291,9 +267,11 @@ export const ENV_VARS: ReadonlyArray<{ env: string; path: string; description: s
 export function loadConfig(
   env: NodeJS.ProcessEnv = process.env,
   overrides: Record<string, unknown> = {},
+  sections: readonly ConfigSection[] = [],
 ): Readonly<ResolvedConfig> {
+  const table = [...ENV_VARS, ...sections.flatMap((s) => s.env)];
   const raw: Record<string, unknown> = env.FLYWHEEL_CONFIG ? readConfigFile(env.FLYWHEEL_CONFIG) : {};
-  for (const { env: name, path, list } of ENV_VARS) {
+  for (const { env: name, path, list } of table) {
     const value = env[name];
     if (value === undefined || value === '') continue;
     setPath(
@@ -308,19 +286,38 @@ export function loadConfig(
     );
   }
   deepMerge(raw, overrides);
+  const problems: string[] = [];
+  const describe = (issues: readonly z.core.$ZodIssue[], prefix: PropertyKey[]) => {
+    for (const i of issues) {
+      const path = [...prefix, ...i.path].join('.');
+      const envName = table.find((v) => v.path === path)?.env;
+      problems.push(`  - ${path}${envName ? ` (${envName})` : ''}: ${i.message}`);
+    }
+  };
   const parsed = ConfigSchema.safeParse(raw);
-  if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => {
-      const path = i.path.join('.');
-      const envName = ENV_VARS.find((v) => v.path === path)?.env;
-      return `  - ${path}${envName ? ` (${envName})` : ''}: ${i.message}`;
-    });
-    throw new FlywheelError('FW_CONFIG_INVALID', `Invalid Flywheel configuration:\n${lines.join('\n')}`);
+  if (!parsed.success) describe(parsed.error.issues, []);
+  const settings: Record<string, unknown> = {};
+  for (const section of sections) {
+    const result = section.schema.safeParse(raw[section.name] ?? {});
+    if (result.success) settings[section.name] = result.data;
+    else describe(result.error.issues, [section.name]);
   }
-  return deepFreeze(resolve(parsed.data));
+  if (!parsed.success || problems.length)
+    throw new FlywheelError('FW_CONFIG_INVALID', `Invalid Flywheel configuration:\n${problems.join('\n')}`);
+  return deepFreeze({ ...resolve(parsed.data), sections: settings });
 }
 
-function resolve(c: FlywheelConfig): ResolvedConfig {
+/**
+ * A module's settings: from the config when it was loaded with the module's section, else the section
+ * read on its own from the environment and the config file (a test or tool that loaded only the
+ * platform's config still honours `FLYWHEEL_FEATURES_*`).
+ */
+export function sectionSettings<S>(config: Readonly<ResolvedConfig>, section: ConfigSection<S>): S {
+  if (section.name in config.sections) return config.sections[section.name] as S;
+  return loadConfig(process.env, {}, [section]).sections[section.name] as S;
+}
+
+function resolve(c: FlywheelConfig): Omit<ResolvedConfig, 'sections'> {
   return {
     ...c,
     kafka: { ...c.kafka, brokers: c.kafka.brokers ?? [`127.0.0.1:${c.stack.kafkaPort}`] },

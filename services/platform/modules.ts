@@ -1,7 +1,7 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Redis } from 'ioredis';
 import { closeEmbeddedClickHouse, createClickHouse } from './clickhouse.ts';
-import type { ResolvedConfig } from './config.ts';
+import { type ConfigSection, type ResolvedConfig, sectionSettings } from './config.ts';
 import { FlywheelError } from './errors.ts';
 import { createHttpServer } from './http.ts';
 import type { Logger } from './logger.ts';
@@ -15,8 +15,10 @@ import { createRedis } from './redis.ts';
  * `flywheel start` and `flywheel run a,b` both go through `runModules`; all-in-one changes which modules
  * run in the process, never how a module is wired.
  */
-export interface ModuleContext<Project = unknown> {
+export interface ModuleContext<Project = unknown, Settings = undefined> {
   readonly config: Readonly<ResolvedConfig>;
+  /** The module's own config section, validated with the rest at start-up (undefined without one). */
+  readonly settings: Settings;
   readonly logger: Logger;
   readonly metrics: MetricsRegistry;
   /** The user's project (sources, views, models) this process serves. */
@@ -42,16 +44,18 @@ export interface ModuleInstance<Api = unknown> {
   stop(): Promise<void>;
 }
 
-export interface FlywheelModule<Project = unknown, Api = unknown> {
+export interface FlywheelModule<Project = unknown, Api = unknown, Settings = undefined> {
   readonly name: string;
   readonly description: string;
+  /** Its own config section (named after the module), when it has settings of its own. */
+  readonly config?: ConfigSection<Settings>;
   /** Modules started before this one when they run in the same process. */
   readonly dependencies: readonly string[];
   /** The HTTP port it serves in all-in-one mode; `http.port` overrides it for a one-module process. */
   port(config: Readonly<ResolvedConfig>): number;
   /** Largest request body its HTTP server takes. */
   maxBodyBytes?(config: Readonly<ResolvedConfig>): number;
-  init(ctx: ModuleContext<Project>): Promise<ModuleInstance<Api>> | ModuleInstance<Api>;
+  init(ctx: ModuleContext<Project, Settings>): Promise<ModuleInstance<Api>> | ModuleInstance<Api>;
 }
 
 export interface SharedClients {
@@ -77,10 +81,7 @@ export interface RunningModules {
 }
 
 /** Names in start order: every selected module after the selected modules it depends on. */
-export function startOrder(
-  catalogue: readonly FlywheelModule<never>[],
-  selected: readonly string[],
-): string[] {
+export function startOrder(catalogue: readonly AnyModule<never>[], selected: readonly string[]): string[] {
   const byName = new Map(catalogue.map((m) => [m.name, m]));
   const unknown = selected.filter((n) => !byName.has(n));
   if (unknown.length || selected.length === 0)
@@ -104,8 +105,16 @@ export function startOrder(
   return order;
 }
 
+// biome-ignore lint/suspicious/noExplicitAny: a catalogue holds modules of different settings and apis
+export type AnyModule<Project> = FlywheelModule<Project, any, any>;
+
+/** The config sections of a set of modules, for loadConfig: all validated together at start-up. */
+export function moduleSections(catalogue: readonly AnyModule<never>[]): ConfigSection[] {
+  return catalogue.flatMap((m) => (m.config ? [m.config as ConfigSection] : []));
+}
+
 export async function runModules<Project>(opts: {
-  catalogue: readonly FlywheelModule<Project>[];
+  catalogue: readonly AnyModule<Project>[];
   selected: readonly string[];
   config: Readonly<ResolvedConfig>;
   logger: Logger;
@@ -113,7 +122,7 @@ export async function runModules<Project>(opts: {
   metrics?: MetricsRegistry;
 }): Promise<RunningModules> {
   const { config, logger } = opts;
-  const order = startOrder(opts.catalogue as FlywheelModule<never>[], opts.selected);
+  const order = startOrder(opts.catalogue as AnyModule<never>[], opts.selected);
   const metrics = opts.metrics ?? new MetricsRegistry();
   const shared = sharedClients(config);
   const single = order.length === 1;
@@ -136,6 +145,7 @@ export async function runModules<Project>(opts: {
       const log = logger.child({ service: name });
       const instance = await module.init({
         config,
+        settings: module.config ? sectionSettings(config, module.config) : undefined,
         logger: log,
         metrics,
         project: opts.project,
@@ -153,7 +163,7 @@ export async function runModules<Project>(opts: {
 
 /** Listens at once (so /healthz answers and /readyz says "not ready"), then starts in the background. */
 async function serve<Project>(
-  module: FlywheelModule<Project>,
+  module: AnyModule<Project>,
   instance: ModuleInstance,
   ctx: {
     config: Readonly<ResolvedConfig>;

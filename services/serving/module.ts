@@ -3,6 +3,7 @@ import { createKafka } from '../platform/kafka.ts';
 import type { FlywheelModule } from '../platform/modules.ts';
 import { createRegistryCodec } from '../platform/registry-codec.ts';
 import { createModelRegistry, defaultArtifactsDir } from '../registry/index.ts';
+import { SERVING_CONFIG, type ServingSettings } from './config.ts';
 import { registerServingRoutes } from './routes.ts';
 import { createServingService } from './service.ts';
 
@@ -13,8 +14,9 @@ export interface ServingProject {
 }
 
 /** Online features and ONNX predictions over HTTP; every prediction is logged to Kafka. */
-export const servingModule: FlywheelModule<ServingProject> = {
+export const servingModule: FlywheelModule<ServingProject, unknown, ServingSettings> = {
   name: 'serving',
+  config: SERVING_CONFIG,
   description: 'online feature vectors and ONNX predictions over HTTP, with the prediction log',
   dependencies: ['features'],
   port: (config) => config.http.servingPort,
@@ -30,6 +32,8 @@ export const servingModule: FlywheelModule<ServingProject> = {
       kafka: createKafka(ctx.config, ctx.logger, 'serving'),
       codec: createRegistryCodec(ctx.config.registry.url),
       views: ctx.project.views,
+      limits: { maxEntities: ctx.settings.maxEntities, maxEntityLength: ctx.settings.maxEntityLength },
+      modelRefreshMs: ctx.settings.modelRefreshMs,
       registry: createModelRegistry({
         clickhouse,
         db: ctx.config.clickhouse.database,

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import type { Redis } from 'ioredis';
-import type { Kafka } from 'kafkajs';
 import { shopViews } from '../../examples/shop/views.ts';
 import { fieldName } from '../../services/core/windows/tiles.ts';
 import { type BackfillProgress, backfillView } from '../../services/features/backfill.ts';
@@ -15,14 +14,8 @@ import { createKafka } from '../../services/platform/kafka.ts';
 import { MetricsRegistry } from '../../services/platform/metrics.ts';
 import { createRedis } from '../../services/platform/redis.ts';
 import { createRegistryCodec } from '../../services/platform/registry-codec.ts';
-import {
-  eventually,
-  quietLogger,
-  testConfig,
-  uniqueName,
-  useStack,
-  withoutWriteMarkers,
-} from '../support/env.ts';
+import { waitUntilCovered } from '../support/checkpoints.ts';
+import { quietLogger, testConfig, uniqueName, useStack, withoutWriteMarkers } from '../support/env.ts';
 import { createRng } from '../support/prng.ts';
 import { acceptedByWatermark, assertViewMatchesReference } from '../support/reference-features.ts';
 import { createShopTopic, generateOrders, produceOrders, type ShopOrder } from '../support/shop-events.ts';
@@ -51,26 +44,6 @@ function userSpendV2(topic: string): CompiledView {
       { name: 'amount_min', kind: 'min', field: 'amount', windows: ['30m'] },
     ],
   });
-}
-
-async function waitUntilCovered(
-  what: string,
-  kafka: Kafka,
-  topic: string,
-  checkpoints: () => Promise<Record<string, Checkpoint>>,
-): Promise<void> {
-  const admin = kafka.admin();
-  await admin.connect();
-  const ends = await admin.fetchTopicOffsets(topic);
-  await admin.disconnect();
-  await eventually(
-    async () => {
-      const cps = await checkpoints();
-      return ends.every((e) => (cps[String(e.partition)]?.next ?? 0) >= Number(e.high)) ? true : undefined;
-    },
-    180_000,
-    what,
-  );
 }
 
 async function tileHashes(
@@ -109,7 +82,13 @@ test(`a backfilled new view version equals a live processor's, tile for tile (${
   const liveGroup = uniqueName('live-a');
   const liveA = createFeaturesService({ ...deps, views }, { groupId: liveGroup });
   await liveA.start();
-  await waitUntilCovered('view set A covers the topic', kafka, topic, () => liveA.checkpoints(topic));
+  await waitUntilCovered({
+    offsets: kafka,
+    topic,
+    checkpoints: () => liveA.checkpoints(topic),
+    timeoutMs: 180_000,
+    what: 'view set A covers the topic',
+  });
   const liveByPartition = await liveA.checkpoints(topic);
   const liveCps = Object.values(liveByPartition);
   await liveA.stop();
@@ -158,12 +137,20 @@ test(`a backfilled new view version equals a live processor's, tile for tile (${
     seed: 12,
   });
   await produceOrders(kafka, codec, topic, more, PARTITIONS);
-  await waitUntilCovered('the hand-off processor covers the topic', kafka, topic, () =>
-    handoff.checkpoints(topic),
-  );
-  await waitUntilCovered('the from-start processor covers the topic', kafka, topic, () =>
-    fromStart.checkpoints(topic),
-  );
+  await waitUntilCovered({
+    offsets: kafka,
+    topic,
+    checkpoints: () => handoff.checkpoints(topic),
+    timeoutMs: 180_000,
+    what: 'the hand-off processor covers the topic',
+  });
+  await waitUntilCovered({
+    offsets: kafka,
+    topic,
+    checkpoints: () => fromStart.checkpoints(topic),
+    timeoutMs: 180_000,
+    what: 'the from-start processor covers the topic',
+  });
   const handoffCps = await handoff.checkpoints(topic);
   const acceptedMore =
     acceptedByWatermark([...orders, ...more], PARTITIONS, LATENESS_MS).accepted.length - acceptedA;

@@ -13,7 +13,8 @@ import { createRegistryCodec } from '../../services/platform/registry-codec.ts';
 import { createModelRegistry } from '../../services/registry/registry.ts';
 import { registerServingRoutes } from '../../services/serving/routes.ts';
 import { createServingService } from '../../services/serving/service.ts';
-import { eventually, quietLogger, testConfig, uniqueName, useStack } from '../support/env.ts';
+import { waitUntilCovered } from '../support/checkpoints.ts';
+import { quietLogger, testConfig, uniqueName, useStack } from '../support/env.ts';
 import { createRng } from '../support/prng.ts';
 import { scratchDir } from '../support/scratch.ts';
 import { createShopTopic, generateOrders, partitionOf, shopOrderSchema } from '../support/shop-events.ts';
@@ -139,17 +140,12 @@ test(`served feature values equal the point-in-time values for ${ROUNDS * PER_RE
         };
       });
       await producer.send({ topic, acks: -1, messages });
-      const ends = await admin.fetchTopicOffsets(topic);
-      await eventually(
-        async () => {
-          const cps = await features.checkpoints(topic);
-          return ends.every((e) => (cps[String(e.partition)]?.next ?? 0) >= Number(e.high))
-            ? true
-            : undefined;
-        },
-        60_000,
-        'the checkpoint to cover the batch',
-      );
+      await waitUntilCovered({
+        offsets: admin,
+        topic,
+        checkpoints: () => features.checkpoints(topic),
+        what: 'the checkpoint to cover the batch',
+      });
       // Some never-seen entities (u40..u44) so that 'missing' views are exercised too.
       // Distinct per request: the log's key (model, entity, predicted_at, request_id) would collapse repeats.
       const ids = Array.from({ length: USERS + 5 }, (_, i) => `u${i}`);

@@ -13,6 +13,7 @@ import { MetricsRegistry } from '../../services/platform/metrics.ts';
 import { createRegistryCodec } from '../../services/platform/registry-codec.ts';
 import { createFlywheelProducer } from '../../services/sdk/producer.ts';
 import { eventually, quietLogger, testConfig, uniqueName, useStack } from '../support/env.ts';
+import { freePort } from '../support/ports.ts';
 
 const MAX_BODY = 32 * 1024;
 const config = testConfig({ http: { maxBodyBytes: MAX_BODY }, kafka: { defaultPartitions: 2 } });
@@ -266,11 +267,3 @@ test('the SDK sends 10 typed orders straight to Kafka, keyed by user_id', async 
     await sdk.close();
   }
 });
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const { port } = s.address() as { port: number };
-  await new Promise((r) => s.close(r));
-  return port;
-}

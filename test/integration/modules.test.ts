@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { freePorts } from '../../bench/support/ports.ts';
 import { MODULE_NAMES } from '../../services/flywheel/modules.ts';
 import { eventually, testConfig, uniqueName, useStack } from '../support/env.ts';
+import { freePorts } from '../support/ports.ts';
 import { scratchDir } from '../support/scratch.ts';
 
 /**

@@ -12,7 +12,8 @@ import { MetricsRegistry } from '../../services/platform/metrics.ts';
 import { createRedis } from '../../services/platform/redis.ts';
 import { createRegistryCodec } from '../../services/platform/registry-codec.ts';
 import { createTrainingSetBuilder } from '../../services/training/builder.ts';
-import { eventually, quietLogger, testConfig, uniqueName, useStack } from '../support/env.ts';
+import { waitUntilCovered } from '../support/checkpoints.ts';
+import { quietLogger, testConfig, uniqueName, useStack } from '../support/env.ts';
 import { createRng } from '../support/prng.ts';
 import { scratchDir } from '../support/scratch.ts';
 import { createShopTopic, generateOrders, partitionOf, shopOrderSchema } from '../support/shop-events.ts';
@@ -101,17 +102,12 @@ test(`training-set values equal the online values read live at ${READS} instants
           partition: partitionOf(o.user_id, PARTITIONS),
         })),
       });
-      const ends = await admin.fetchTopicOffsets(topic);
-      await eventually(
-        async () => {
-          const cps = await service.checkpoints(topic);
-          return ends.every((e) => (cps[String(e.partition)]?.next ?? 0) >= Number(e.high))
-            ? true
-            : undefined;
-        },
-        60_000,
-        'the checkpoint to cover the batch',
-      );
+      await waitUntilCovered({
+        offsets: admin,
+        topic,
+        checkpoints: () => service.checkpoints(topic),
+        what: 'the checkpoint to cover the batch',
+      });
       // Every event with ts ≤ t is folded, none after: the next batch starts at last.ts + stepMs > t.
       const t = part.at(-1)!.ts + rng.int(0, stepMs - 1);
       const entity = rng.bool(0.7) ? rng.pick(part).user_id : `u${rng.int(0, USERS + 4)}`;

@@ -3,9 +3,9 @@ import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, type TestContext, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { freePorts } from '../../bench/support/ports.ts';
 import { type CliProcess, cli, flywheelErrors, runCli } from '../support/cli.ts';
 import { eventually, testConfig, uniqueName, useStack } from '../support/env.ts';
+import { freePorts } from '../support/ports.ts';
 import { scratchDir } from '../support/scratch.ts';
 
 /**

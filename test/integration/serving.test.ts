@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { after, before, test } from 'node:test';
 import { shopViews } from '../../examples/shop/views.ts';
+import type { AggregationOutput } from '../../services/core/aggregation/index.ts';
 import { buildLinearModel, evaluateLinear } from '../../services/core/onnx/index.ts';
-import { createOnlineReader } from '../../services/features/online-reader.ts';
+import type { CompiledView } from '../../services/features/definition.ts';
 import { createFeaturesService, type FeaturesService } from '../../services/features/service.ts';
 import { closeEmbeddedClickHouse, createClickHouse } from '../../services/platform/clickhouse.ts';
 import type { ResolvedConfig } from '../../services/platform/config.ts';
@@ -16,9 +16,12 @@ import { createRegistryCodec } from '../../services/platform/registry-codec.ts';
 import { createModelRegistry, type ModelRegistry } from '../../services/registry/registry.ts';
 import { registerServingRoutes } from '../../services/serving/routes.ts';
 import { createServingService, type ServingService } from '../../services/serving/service.ts';
+import { waitUntilCovered } from '../support/checkpoints.ts';
 import { eventually, quietLogger, testConfig, uniqueName, useStack } from '../support/env.ts';
+import { freePort } from '../support/ports.ts';
+import { acceptedByWatermark, assertViewMatchesReference } from '../support/reference-features.ts';
 import { scratchDir } from '../support/scratch.ts';
-import { createShopTopic, generateOrders, produceOrders } from '../support/shop-events.ts';
+import { createShopTopic, generateOrders, produceOrders, type ShopOrder } from '../support/shop-events.ts';
 
 const prefix = `${uniqueName('fwt-serving')}:`;
 const config = testConfig({ redis: { keyPrefix: prefix }, http: { maxBodyBytes: 64 * 1024 } });
@@ -33,6 +36,11 @@ const INPUTS = [
   'user_spend.amount_max_1d',
 ];
 const SPEC = { weights: [2e-4, 0.3, -0.05, 1e-4], bias: -1.5, featureNames: INPUTS };
+const PARTITIONS = 2;
+const LATENESS_MS = 5 * 60_000; // shopViews' default allowed lateness
+
+/** The events the test produced that the watermark rule accepts, by user: the reference's input. */
+const accepted = new Map<string, ShopOrder[]>();
 
 interface Instance {
   service: ServingService;
@@ -114,8 +122,10 @@ before(async () => {
     lateByMs: 0,
     seed: 21,
   });
-  await createShopTopic(kafka, topic, 2);
-  await produceOrders(kafka, codec, topic, orders, 2);
+  await createShopTopic(kafka, topic, PARTITIONS);
+  await produceOrders(kafka, codec, topic, orders, PARTITIONS);
+  const reference = acceptedByWatermark(orders, PARTITIONS, LATENESS_MS).accepted;
+  for (const o of reference) (accepted.get(o.user_id) ?? accepted.set(o.user_id, []).get(o.user_id)!).push(o);
   features = createFeaturesService({
     config,
     logger,
@@ -127,14 +137,15 @@ before(async () => {
     views,
   });
   await features.start();
-  await eventually(
-    async () => {
-      const done = Object.values(await features.checkpoints(topic)).reduce((s, c) => s + c.accepted, 0);
-      return done >= orders.length ? true : undefined;
-    },
-    120_000,
-    'orders folded into tiles',
-  );
+  await waitUntilCovered({
+    offsets: kafka,
+    topic,
+    checkpoints: () => features.checkpoints(topic),
+    timeoutMs: 120_000,
+    what: 'orders folded into tiles',
+  });
+  const folded = Object.values(await features.checkpoints(topic)).reduce((s, c) => s + c.accepted, 0);
+  assert.equal(folded, reference.length, 'the processor accepted what the watermark rule accepts');
   main = await runInstance(config);
 });
 
@@ -145,38 +156,86 @@ after(async () => {
   await closeEmbeddedClickHouse();
 });
 
-test('POST /v1/features answers what the online reader reads, per entity and view', async () => {
-  const reader = createOnlineReader({ redis, prefix, views });
+/**
+ * Serving reads as of its own clock (Date.now() per request). Freshness is asOf − the entity's newest
+ * event time, and the test knows that time (it produced the events), so a served freshness gives the
+ * asOf serving used; it must lie within the request, and every value is then checked at exactly it.
+ */
+function servedAsOf(entity: string, freshnessMs: number | null, t0: number, t1: number): number {
+  const events = accepted.get(entity);
+  assert.ok(events?.length, `${entity} ordered something`);
+  assert.equal(typeof freshnessMs, 'number', `${entity}: a freshness`);
+  const asOf = freshnessMs! + Math.max(...events.map((e) => e.ts));
+  assert.ok(asOf >= t0 && asOf <= t1, `${entity}: asOf ${asOf} within the request [${t0}, ${t1}]`);
+  return asOf;
+}
+
+/** The reference's view of one entity as of `asOf`: status, freshness and every feature (reference-features.ts). */
+function assertServedView(
+  where: string,
+  view: CompiledView,
+  served: {
+    view: string;
+    status: string;
+    freshness_ms: number | null;
+    features: Record<string, AggregationOutput | null>;
+  },
+  events: readonly ShopOrder[],
+  asOf: number,
+): void {
+  assert.equal(served.view, view.id, where);
+  assert.deepEqual(
+    Object.keys(served.features).sort(),
+    view.features.map((f) => f.name).sort(),
+    `${where}: every feature of the view`,
+  );
+  const seen = events.filter((e) => e.ts < asOf + view.tileMs);
+  if (seen.length === 0) {
+    assert.equal(served.status, 'missing', where);
+    assert.equal(served.freshness_ms, null, where);
+    assert.deepEqual(served.features, Object.fromEntries(view.features.map((f) => [f.name, null])), where);
+    return;
+  }
+  assert.equal(served.status, 'ok', where);
+  const newest = Math.max(...seen.map((e) => e.ts));
+  assert.equal(served.freshness_ms, asOf - newest, `${where}: freshness = asOf − newest event time`);
+  const compared = assertViewMatchesReference(where, view, served.features, events, asOf);
+  assert.equal(compared, view.features.length, where);
+}
+
+test('POST /v1/features answers the reference fold over the produced events, per entity and view', async () => {
   const entities = ['u1', 'u7', 'nobody'];
-  // A tile boundary may pass between the two reads: compare again until both saw the same minute.
-  await eventually(async () => {
-    const res = await post(main.url, '/v1/features', { entities, views: ['user_spend', 'user_risk:v1'] });
-    assert.equal(res.status, 200);
-    const body = (await res.json()) as {
-      request_id: string;
-      entities: Array<{
-        entity: string;
-        views: Array<{ view: string; status: string; freshness_ms: number | null; features: unknown }>;
+  assert.ok(accepted.get('u7')?.length, 'u7 ordered something');
+  assert.equal(accepted.get('nobody'), undefined);
+  const wanted = [views.find((v) => v.name === 'user_spend')!, views.find((v) => v.name === 'user_risk')!];
+  const t0 = Date.now();
+  const res = await post(main.url, '/v1/features', { entities, views: ['user_spend', 'user_risk:v1'] });
+  const t1 = Date.now();
+  assert.equal(res.status, 200);
+  const body = (await res.json()) as {
+    request_id: string;
+    entities: Array<{
+      entity: string;
+      views: Array<{
+        view: string;
+        status: string;
+        freshness_ms: number | null;
+        features: Record<string, AggregationOutput | null>;
       }>;
-    };
-    const expected = await reader.read(entities, ['user_spend:v1', 'user_risk:v1']);
-    assert.ok(body.request_id);
-    const got = body.entities.map((e) => ({
-      entity: e.entity,
-      views: e.views.map((v) => ({ view: v.view, status: v.status, features: v.features })),
-    }));
-    const want = expected.map((e) => ({
-      entity: e.entity,
-      views: e.views.map((v) => ({ view: v.view, status: v.status, features: v.features })),
-    }));
-    if (JSON.stringify(got) !== JSON.stringify(want)) return undefined;
-    const [seen, , unseen] = body.entities.map((e) => e.views[0]);
-    assert.equal(seen?.status, 'ok');
-    assert.ok((seen?.freshness_ms ?? -1) >= 0);
-    assert.equal(unseen?.status, 'missing');
-    assert.equal(unseen?.freshness_ms, null);
-    return true;
-  }, 5_000);
+    }>;
+  };
+  assert.ok(body.request_id);
+  assert.deepEqual(
+    body.entities.map((e) => e.entity),
+    entities,
+    'one answer per entity, in request order',
+  );
+  const asOf = servedAsOf('u1', body.entities[0]?.views[0]?.freshness_ms ?? null, t0, t1);
+  for (const e of body.entities) {
+    assert.equal(e.views.length, wanted.length, e.entity);
+    for (const [i, view] of wanted.entries())
+      assertServedView(`${e.entity} ${view.id}`, view, e.views[i]!, accepted.get(e.entity) ?? [], asOf);
+  }
   const all = (await (await post(main.url, '/v1/features', { entities: ['u1'] })).json()) as {
     entities: Array<{ views: unknown[] }>;
   };
@@ -198,11 +257,13 @@ test('POST /v1/predict/:model: champion ONNX over online features = sigmoid(x·w
     metrics: { auc: 0.8 },
   });
   await registry.setAlias(model, 'champion', v1.version, 'first model');
+  const t0 = Date.now();
   const res = await fetch(`${main.url}/v1/predict/${model}`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', 'x-request-id': 'it-req-1' },
     body: JSON.stringify({ entities: ['u1', 'u2', 'nobody'] }),
   });
+  const t1 = Date.now();
   assert.equal(res.status, 200);
   const body = (await res.json()) as {
     model: string;
@@ -213,9 +274,26 @@ test('POST /v1/predict/:model: champion ONNX over online features = sigmoid(x·w
       probability: number;
       features: Record<string, number | null>;
       missing: string[];
+      freshness_ms: Record<string, number | null>;
     }>;
   };
   assert.equal(body.model, model);
+  // The model's inputs are the reference's values as of the read (`view.feature` names).
+  const asOf = servedAsOf('u1', body.predictions[0]?.freshness_ms['user_spend:v1'] ?? null, t0, t1);
+  let compared = 0;
+  for (const p of body.predictions.slice(0, 2)) {
+    for (const view of views) {
+      // The view reduced to the model's inputs from it, served under their `view.feature` names.
+      const used = view.features.filter((f) => INPUTS.includes(`${view.name}.${f.name}`));
+      const served = Object.fromEntries(
+        used.map((f) => [f.name, p.features[`${view.name}.${f.name}`] ?? null]),
+      );
+      const where = `${p.entity} ${view.name}`;
+      const events = accepted.get(p.entity)!;
+      compared += assertViewMatchesReference(where, { ...view, features: used }, served, events, asOf);
+    }
+  }
+  assert.equal(compared, 2 * INPUTS.length, 'u1 and u2 compared on every input');
   assert.equal(body.version, 1);
   assert.equal(body.request_id, 'it-req-1');
   for (const p of body.predictions) {
@@ -342,14 +420,6 @@ test('bad requests get the right codes', async () => {
   assert.equal(doc.openapi, '3.1.0');
   assert.deepEqual(Object.keys(doc.paths), ['/v1/features', '/v1/predict/{model}']);
 });
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 test('Redis down: 503 with Retry-After at once, and answers again once Redis is back', async () => {
   const dead = await runInstance(testConfigFor(await freePort()), { start: false });

@@ -10,6 +10,7 @@ import { FlywheelError } from '../../services/platform/errors.ts';
 import { createLogger } from '../../services/platform/logger.ts';
 import { portOpen } from '../../services/platform/stack/probes.ts';
 import { createStack, type PartName, type Stack } from '../../services/platform/stack/stack.ts';
+import { freePorts } from '../support/ports.ts';
 
 /**
  * The stack manager on real processes. The main stack (default ports) is only ever reused here; every
@@ -30,14 +31,6 @@ function tempRunDir(): string {
   const dir = mkdtempSync(join(tmpdir(), 'flywheel-stack-test-'));
   tempDirs.push(dir);
   return dir;
-}
-
-/** Free ports picked by the OS: bind port 0 on loopback, read the port, close. */
-async function freePorts(count: number): Promise<number[]> {
-  const servers = await Promise.all(Array.from({ length: count }, () => listenOn(0)));
-  const ports = servers.map((s) => (s.address() as { port: number }).port);
-  await Promise.all(servers.map(closeServer));
-  return ports;
 }
 
 function listenOn(port: number): Promise<Server> {

@@ -1,10 +1,10 @@
 import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { freePorts } from '../../bench/support/ports.ts';
 import { loadConfig, type ResolvedConfig } from '../../services/platform/config.ts';
 import type { Logger } from '../../services/platform/logger.ts';
 import { readState } from '../../services/platform/stack/processes.ts';
 import { createStack } from '../../services/platform/stack/stack.ts';
+import { freePorts } from './ports.ts';
 import { scratchDir } from './scratch.ts';
 
 /**
@@ -81,5 +81,3 @@ export async function startSoakStack(logger: Logger): Promise<SoakStack> {
 function stackPids(stateFile: string): number[] {
   return Object.values(readState(stateFile).parts).map((p) => p.pid);
 }
-
-export { freePorts };

@@ -4,8 +4,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parseDocument } from 'yaml';
-import { MODULE_NAMES } from '../../../services/flywheel/modules.ts';
-import { ENV_VARS } from '../../../services/platform/config.ts';
+import { ALL_ENV_VARS as ENV_VARS, MODULE_NAMES } from '../../../services/flywheel/modules.ts';
 import { type K8sObject, renderKustomization } from './kustomize.ts';
 import { validateCompose, validateK8s } from './validators.ts';
 

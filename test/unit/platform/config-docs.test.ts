@@ -8,7 +8,7 @@ import {
   README,
   readmeWithTable,
 } from '../../../scripts/gen-config-docs.ts';
-import { ENV_VARS } from '../../../services/platform/config.ts';
+import { ALL_ENV_VARS as ENV_VARS } from '../../../services/flywheel/modules.ts';
 
 const FIX = 'run `node --import tsx scripts/gen-config-docs.ts` to regenerate it';
 

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { ALL_ENV_VARS, loadFlywheelConfig } from '../../../services/flywheel/modules.ts';
 import { ENV_VARS, loadConfig } from '../../../services/platform/config.ts';
 import { FlywheelError } from '../../../services/platform/errors.ts';
 import { scratchDir } from '../../support/scratch.ts';
@@ -122,10 +123,12 @@ test('the configuration is deeply frozen', () => {
   }, TypeError);
 });
 
-test('every ENV_VARS entry maps to a real config path and is unique', () => {
-  const c = loadConfig({}) as unknown as Record<string, Record<string, unknown>>;
+test("every environment variable, the platform's and the modules', maps to a real config path, once", () => {
+  const full = loadFlywheelConfig({});
+  const c = { ...full, ...full.sections } as unknown as Record<string, Record<string, unknown>>;
+  assert.ok(ALL_ENV_VARS.length > ENV_VARS.length, 'the modules declare variables of their own');
   const names = new Set<string>();
-  for (const v of ENV_VARS) {
+  for (const v of ALL_ENV_VARS) {
     assert.ok(!names.has(v.env), `${v.env} listed twice`);
     names.add(v.env);
     const [section, key] = v.path.split('.') as [string, string];

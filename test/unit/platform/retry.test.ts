@@ -80,17 +80,30 @@ test('a custom `retriable` predicate replaces the catalogue flag', async () => {
   assert.equal(value, 3);
 });
 
-test('the backoff ceiling grows exponentially and is capped', async () => {
+test('the backoff ceiling doubles from initialDelayMs up to maxDelayMs; full jitter scales it by Math.random()', async (t) => {
+  const draws = [0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5, 0.999, 0];
+  const random = t.mock.method(Math, 'random', () => draws.shift() ?? 0.5);
   const delays: number[] = [];
+  const attempts: number[] = [];
   await assert.rejects(
     withRetry(
       async () => {
         throw new FlywheelError('FW_KAFKA_UNAVAILABLE', 'down');
       },
-      { retries: 6, initialDelayMs: 1, maxDelayMs: 4, onRetry: (_e, _n, d) => delays.push(d) },
+      {
+        retries: 9,
+        initialDelayMs: 4,
+        maxDelayMs: 40,
+        onRetry: (_e, n, d) => {
+          attempts.push(n);
+          delays.push(d);
+        },
+      },
     ),
+    (err: unknown) => err instanceof FlywheelError && err.code === 'FW_KAFKA_UNAVAILABLE',
   );
-  assert.equal(delays.length, 6);
-  const ceilings = [1, 2, 4, 4, 4, 4];
-  for (const [i, d] of delays.entries()) assert.ok(d >= 0 && d <= ceilings[i]!, `retry ${i + 1}: ${d} ms`);
+  // Ceilings 4, 8, 16, 32, then capped at 40; delay = round(random × ceiling).
+  assert.deepEqual(delays, [2, 4, 8, 16, 20, 20, 20, 40, 0]);
+  assert.deepEqual(attempts, [1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  assert.equal(random.mock.callCount(), 9, 'one draw per retry');
 });

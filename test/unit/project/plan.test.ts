@@ -27,8 +27,11 @@ const SCHEMA = {
   ],
 };
 
-function project(edit: (p: ProjectInput) => void = () => {}): LoadedProject {
-  const input: ProjectInput = {
+/** A project input whose views are there to edit (the schema makes them optional). */
+type EditableProject = ProjectInput & { views: NonNullable<ProjectInput['views']> };
+
+function project(edit: (p: EditableProject) => void = () => {}): LoadedProject {
+  const input: EditableProject = {
     name: 'rides',
     sources: [
       { name: 'rides', topic: 't.rides', schema: 'rides.avsc', keyField: 'driver_id', timestampField: 'ts' },
@@ -118,7 +121,7 @@ describe('planProject', () => {
   test("a changed view gets the next version; the old one is still served, with the engine's fingerprints", () => {
     const first = planProject(inputs(project()));
     const changed = project((p) => {
-      p.views![0]!.aggregations.push({ name: 'rides', kind: 'count', windows: ['1h'] });
+      p.views[0]!.aggregations.push({ name: 'rides', kind: 'count', windows: ['1h'] });
     });
     const plan = planProject(inputs(changed, recordedBy(first), { state: 'registered', version: 1 }));
     const view = change(plan, 'view', 'driver_fares');
@@ -136,7 +139,7 @@ describe('planProject', () => {
     const retainOne = planProject(
       inputs(
         project((p) => {
-          p.views![0]!.aggregations.push({ name: 'rides', kind: 'count', windows: ['1h'] });
+          p.views[0]!.aggregations.push({ name: 'rides', kind: 'count', windows: ['1h'] });
           p.retainViewVersions = 1;
         }),
         recordedBy(first),
@@ -152,14 +155,16 @@ describe('planProject', () => {
     let recorded: RecordedDefinition[] = [];
     for (const windows of [['1h'], ['1h', '1d'], ['10m', '1h', '1d']]) {
       const p = project((x) => {
-        x.views![0]!.aggregations[0]!.windows = windows;
+        const [aggregation] = x.views[0]!.aggregations;
+        aggregation!.windows = windows;
       });
       recorded = [...recorded, ...recordedBy(planProject(inputs(p, recorded)))];
     }
     const plan = planProject(
       inputs(
         project((x) => {
-          x.views![0]!.aggregations[0]!.windows = ['10m', '1h', '1d'];
+          const [aggregation] = x.views[0]!.aggregations;
+          aggregation!.windows = ['10m', '1h', '1d'];
         }),
         recorded,
       ),
@@ -175,15 +180,15 @@ describe('planProject', () => {
     const first = planProject(
       inputs(
         project((p) => {
-          p.views![0]!.version = 1;
+          p.views[0]!.version = 1;
         }),
       ),
     );
     const plan = planProject(
       inputs(
         project((p) => {
-          p.views![0]!.version = 1;
-          p.views![0]!.tile = '5m';
+          p.views[0]!.version = 1;
+          p.views[0]!.tile = '5m';
         }),
         recordedBy(first),
       ),
