@@ -3,6 +3,7 @@ import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, type TestContext, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { BAD_PROJECTS, configText, folder } from '../support/bad-projects.ts';
 import { type CliProcess, cli, flywheelErrors, runCli } from '../support/cli.ts';
 import { eventually, testConfig, uniqueName, useStack } from '../support/env.ts';
 import { freePorts } from '../support/ports.ts';
@@ -299,6 +300,39 @@ describe('a project folder, as a new user drives it', () => {
     assert.equal(quality.cities_1h, 1);
     await stop(job);
   });
+});
+
+describe('a bad project folder stops every command before anything changes', () => {
+  for (const [name, edit, expected] of BAD_PROJECTS)
+    test(`${name}: plan and apply exit non-zero with one line naming file and path; nothing applied`, async () => {
+      const env = await projectEnv();
+      const prefix = uniqueName('bad');
+      const dir = folder(
+        configText((p) => {
+          edit(p);
+          p.topicPrefix = prefix;
+        }),
+      );
+      for (const command of ['plan', 'apply']) {
+        const run = await cli([command, '--project', dir], env);
+        assert.notEqual(run.code, 0, `${command} accepted a bad project:\n${run.stdout}`);
+        const lines = run.stderr.trim().split('\n');
+        assert.equal(lines.length, 1, `${command}: one line\n${run.stderr}`);
+        assert.match(lines[0]!, /FW_PROJECT_INVALID/);
+        assert.ok(lines[0]!.includes(join(dir, 'flywheel.config.ts')), `names the file: ${lines[0]}`);
+        assert.match(lines[0]!, expected);
+      }
+      assert.equal(await registryVersions(`${prefix}.readings-value`), 404, 'no schema registered');
+      const history = await cli(
+        [
+          'sql',
+          "SELECT count() AS n FROM system.tables WHERE database = 'flywheel' AND name = 'project_definitions'",
+        ],
+        env,
+      );
+      assert.equal(history.code, 0, history.stderr);
+      assert.match(history.stdout, /"n":"?0"?/, 'no definition recorded: the history table was never made');
+    });
 });
 
 async function registryVersions(subject: string): Promise<unknown> {

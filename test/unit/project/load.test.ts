@@ -8,72 +8,13 @@ import { shopViews } from '../../../examples/shop/views.ts';
 import { FlywheelError } from '../../../services/platform/errors.ts';
 import { loadProject } from '../../../services/project/load.ts';
 import { projectViewsAsDeclared } from '../../../services/project/runtime.ts';
+import { BAD_PROJECTS, configText, folder } from '../../support/bad-projects.ts';
 
 /**
  * Loading a project folder: a valid one loads (the bundled shop example compiles to exactly the views
  * the engine has always run), and each kind of broken file fails with one line that names the file,
  * the path inside it and the fix — before anything is contacted.
  */
-const ORDER = {
-  type: 'record',
-  name: 'Reading',
-  fields: [
-    { name: 'sensor_id', type: 'long' },
-    { name: 'kind', type: { type: 'enum', name: 'Kind', symbols: ['temp', 'humidity'] } },
-    { name: 'value', type: ['null', 'double'], default: null },
-    { name: 'ts', type: { type: 'long', logicalType: 'timestamp-millis' } },
-  ],
-};
-const OUTCOME = {
-  type: 'record',
-  name: 'Failure',
-  fields: [
-    { name: 'sensor_id', type: 'long' },
-    { name: 'hours_to_failure', type: 'double' },
-    { name: 'ts', type: { type: 'long', logicalType: 'timestamp-millis' } },
-  ],
-};
-
-/** A valid project, as text, with named slots each test breaks one at a time. */
-function configText(edit: (parts: Record<string, string>) => void = () => {}): string {
-  const parts: Record<string, string> = {
-    keyField: "'sensor_id'",
-    viewSource: "'readings'",
-    viewName2: "'sensor_kinds'",
-    extra: '',
-    feature: "'sensor_stats.value_mean_1h'",
-    labelSource: "'failures'",
-    trailer: '',
-  };
-  edit(parts);
-  return `import { defineProject } from 'flywheel';
-export default defineProject({
-  name: 'sensors',
-  sources: [
-    { name: 'readings', topic: 't.readings', schema: 'readings.avsc', keyField: ${parts.keyField}, timestampField: 'ts'${parts.extra} },
-    { name: 'failures', topic: 't.failures', schema: 'failures.avsc', keyField: 'sensor_id', timestampField: 'ts' },
-  ],
-  entities: [{ name: 'sensor', key: 'sensor_id' }],
-  views: [
-    { name: 'sensor_stats', source: ${parts.viewSource}, entity: 'sensor', aggregations: [{ name: 'value_mean', kind: 'mean', field: 'value', windows: ['1h'] }] },
-    { name: ${parts.viewName2}, source: 'readings', entity: 'sensor', aggregations: [{ name: 'last_kind', kind: 'last', field: 'kind', windows: ['1h'] }] },
-  ],
-  models: [
-    { name: 'ttf', task: 'regression', features: [${parts.feature}], label: { source: ${parts.labelSource}, field: 'hours_to_failure', join: { by: 'entity', within: '1h' } } },
-  ],
-})${parts.trailer};
-`;
-}
-
-function folder(config: string): string {
-  const dir = mkdtempSync(join(tmpdir(), 'flywheel-project-'));
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'flywheel.config.ts'), config);
-  writeFileSync(join(dir, 'readings.avsc'), JSON.stringify(ORDER));
-  writeFileSync(join(dir, 'failures.avsc'), JSON.stringify(OUTCOME));
-  return dir;
-}
-
 async function problems(config: string): Promise<string[]> {
   const dir = folder(config);
   const err = await loadProject(dir).then(
@@ -109,58 +50,7 @@ describe('loading a project folder', () => {
     );
   });
 
-  const cases: Array<[string, (p: Record<string, string>) => void, RegExp]> = [
-    [
-      'a syntax error',
-      (p) => {
-        p.trailer = ' }}';
-      },
-      /flywheel\.config\.ts:\d+:\d+: syntax error: /,
-    ],
-    [
-      'an unknown field',
-      (p) => {
-        p.extra = ", lateness: '5m'";
-      },
-      /sources\[0\]: unknown field "lateness"/,
-    ],
-    [
-      'a view on an unknown source',
-      (p) => {
-        p.viewSource = "'reading'";
-      },
-      /views\[0\]\.source: unknown source "reading"/,
-    ],
-    [
-      'two views with one name',
-      (p) => {
-        p.viewName2 = "'sensor_stats'";
-      },
-      /views\[1\]\.name: a second view named "sensor_stats"/,
-    ],
-    [
-      'a key field the schema lacks',
-      (p) => {
-        p.keyField = "'device_id'";
-      },
-      /sources\[0\]\.keyField: "device_id" is not a field of .*readings\.avsc/,
-    ],
-    [
-      'a model input no view produces',
-      (p) => {
-        p.feature = "'sensor_stats.value_max_1h'";
-      },
-      /models\[0\]\.features\[0\]: no view produces "sensor_stats\.value_max_1h"/,
-    ],
-    [
-      'a label source that does not exist',
-      (p) => {
-        p.labelSource = "'outages'";
-      },
-      /models\[0\]\.label\.source: unknown source "outages"/,
-    ],
-  ];
-  for (const [name, edit, expected] of cases)
+  for (const [name, edit, expected] of BAD_PROJECTS)
     test(`${name}: one line naming file, path and fix`, async () => {
       const lines = await problems(configText(edit));
       assert.equal(lines.length, 1, lines.join('\n'));
