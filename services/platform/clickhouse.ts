@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { type ClickHouseClient, createClient } from '@clickhouse/client';
 import type { ResolvedConfig } from './config.ts';
+import { FlywheelError } from './errors.ts';
 
 /**
  * ClickHouse through @clickhouse/client in both modes: a server over HTTP when CLICKHOUSE_URL is set,
@@ -35,15 +36,36 @@ export async function createClickHouse(config: Readonly<ResolvedConfig>): Promis
       mkdirSync(path, { recursive: true });
       // chdb is optional at run time for server deployments: load it only in embedded mode.
       const { createChdbConnection } = await import('chdb/connection');
-      const connection = createChdbConnection({ path });
+      const connection = openEmbedded(createChdbConnection, path);
       const shared = createClient({ connection } as never);
       rawInserts.set(shared, (params) => connection.chdb.rawInsert(params));
       // Closing is owned by closeEmbeddedClickHouse: services sharing the client must not close it.
       return shared;
     })();
     embedded.set(path, client);
+    // A failed open is not cached: the next caller (a start-up retry) tries again.
+    client.catch(() => embedded.delete(path));
   }
   return client;
+}
+
+/**
+ * libchdb binds one data folder per process: a second process on the folder (a `plan` beside a running
+ * `flywheel start`) fails with a lock error, said here in Flywheel's words with the way out.
+ */
+function openEmbedded<C>(open: (opts: { path: string }) => C, path: string): C {
+  try {
+    return open({ path });
+  } catch (err) {
+    const message = (err as Error).message ?? '';
+    if (/Cannot lock file|already running|CANNOT_OPEN_FILE|Failed to create connection/.test(message))
+      throw new FlywheelError(
+        'FW_CLICKHOUSE_UNAVAILABLE',
+        `the embedded ClickHouse folder ${path} could not be opened: most often another Flywheel process holds it (a running \`flywheel start\`; libchdb allows one per folder); fix: stop that process first, or set CLICKHOUSE_URL to a ClickHouse server several processes can share`,
+        { cause: err },
+      );
+    throw err;
+  }
 }
 
 export async function closeEmbeddedClickHouse(): Promise<void> {
