@@ -89,14 +89,16 @@ export async function appliedRuntime(dir: string, config: Readonly<ResolvedConfi
 /** `flywheel init <dir>`: a starter project that plans, applies and runs as it is. */
 export function initCommand(dir: string): void {
   const written = initProject(dir);
+  // Run as `npm run flywheel -- init …` in a checkout, the next commands are spelt the same way.
+  const command = process.env.npm_lifecycle_event === 'flywheel' ? 'npm run flywheel --' : 'flywheel';
   process.stdout.write(
     [
       `created a Flywheel project in ${dir}:`,
       ...written.map((f) => `  ${f}`),
       'next:',
-      `  flywheel plan --project ${dir}`,
-      `  flywheel apply --project ${dir}`,
-      `  flywheel start --project ${dir}`,
+      `  ${command} plan --project ${dir}`,
+      `  ${command} apply --project ${dir}`,
+      `  ${command} start --project ${dir}`,
       '',
     ].join('\n'),
   );
