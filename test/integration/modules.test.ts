@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { MODULE_NAMES } from '../../services/flywheel/modules.ts';
+import { type CliProcess, flywheelErrors, runCli } from '../support/cli.ts';
 import { eventually, testConfig, uniqueName, useStack } from '../support/env.ts';
 import { freePorts } from '../support/ports.ts';
 import { scratchDir } from '../support/scratch.ts';
@@ -12,27 +11,6 @@ import { scratchDir } from '../support/scratch.ts';
  * entry point, must listen, become ready against the real stack, and stop cleanly on SIGTERM. A module
  * that cannot start for good (a broker that never comes) must end the process non-zero, not hang.
  */
-const CLI = fileURLToPath(new URL('../../services/flywheel/cli.ts', import.meta.url));
-
-interface Cli {
-  child: ChildProcess;
-  exited: Promise<number | null>;
-  stderr: () => string;
-}
-
-function runCli(args: string[], env: Record<string, string>): Cli {
-  const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], {
-    env: { ...process.env, FLYWHEEL_LOG_LEVEL: 'warn', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr?.on('data', (d: Buffer) => {
-    stderr += d.toString();
-  });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return { child, exited, stderr: () => stderr };
-}
-
 async function status(url: string): Promise<number | undefined> {
   try {
     return (await fetch(url, { signal: AbortSignal.timeout(2_000) })).status;
@@ -42,7 +20,7 @@ async function status(url: string): Promise<number | undefined> {
 }
 
 const config = testConfig();
-const children: Cli[] = [];
+const children: CliProcess[] = [];
 
 // `run` serves what was applied: one chDB folder, applied once, for every process of this file.
 const chdb = scratchDir('flywheel-modules-chdb');
@@ -92,11 +70,7 @@ describe('flywheel run <module>', () => {
       cli.child.kill('SIGTERM');
       assert.equal(await cli.exited, 0, `${name} did not stop cleanly:\n${cli.stderr()}`);
       // kafkajs logs its own retried responses (a coordinator still loading) as errors; Flywheel's own must be none.
-      const errors = cli
-        .stderr()
-        .split('\n')
-        .filter((line) => line.includes('"level":"error"') && !line.includes('"logger":"kafkajs"'));
-      assert.deepEqual(errors, [], `${name} logged an error`);
+      assert.deepEqual(flywheelErrors(cli.stderr()), [], `${name} logged an error`);
     });
   }
 
