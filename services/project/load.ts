@@ -114,11 +114,28 @@ function loadFailureLine(err: unknown, file: string, shown: string): string {
   return `${shown}: failed to load: ${firstLine}; fix: make the file run on its own (node --import tsx ${shown})`;
 }
 
+/** The largest `.avsc` a project may hold: a schema is a few KiB; anything near this is a mistake. */
+export const MAX_SCHEMA_BYTES = 1_048_576;
+
+/**
+ * A source's `.avsc`, which must lie inside the project folder (a deployment mounts the folder alone, so
+ * a schema outside it would load here and be missing there) and be at most MAX_SCHEMA_BYTES.
+ */
 function readSchema(root: string, schema: string): SchemaRead {
-  const path = isAbsolute(schema) ? schema : resolve(root, schema);
+  const path = resolve(root, schema);
   const file = displayPath(path);
+  const inside = relative(root, path);
+  if (isAbsolute(schema) || inside.startsWith('..') || isAbsolute(inside))
+    return { ok: false, file, error: `${JSON.stringify(schema)} is outside the project folder` };
   let text: string;
   try {
+    const size = statSync(path).size;
+    if (size > MAX_SCHEMA_BYTES)
+      return {
+        ok: false,
+        file,
+        error: `${file} is ${size} bytes, over the ${MAX_SCHEMA_BYTES}-byte limit of a schema`,
+      };
     text = readFileSync(path, 'utf8');
   } catch {
     return { ok: false, file, error: `cannot read ${file}` };

@@ -6,7 +6,7 @@ import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { shopViews } from '../../../examples/shop/views.ts';
 import { FlywheelError } from '../../../services/platform/errors.ts';
-import { loadProject } from '../../../services/project/load.ts';
+import { loadProject, MAX_SCHEMA_BYTES } from '../../../services/project/load.ts';
 import { projectViewsAsDeclared } from '../../../services/project/runtime.ts';
 import { BAD_PROJECTS, configText, folder } from '../../support/bad-projects.ts';
 
@@ -69,6 +69,46 @@ describe('loading a project folder', () => {
     assert.match(lines.join('\n'), /models\[0\]\.label\.source/);
     // the model input of the broken view is not reported again: the view is the one problem
     assert.doesNotMatch(lines.join('\n'), /models\[0\]\.features/);
+  });
+
+  test('a schema outside the folder, oversized or not JSON is one line each', async () => {
+    const cases: Array<[(dir: string) => string, RegExp]> = [
+      [
+        () => "'../readings.avsc'",
+        /sources\[0\]\.schema: "\.\.\/readings\.avsc" is outside the project folder; fix: /,
+      ],
+      [() => "'/etc/hostname'", /sources\[0\]\.schema: "\/etc\/hostname" is outside the project folder/],
+      [
+        (dir) => {
+          writeFileSync(
+            join(dir, 'huge.avsc'),
+            `{"type":"record","name":"R","doc":"${'x'.repeat(MAX_SCHEMA_BYTES)}","fields":[]}`,
+          );
+          return "'huge.avsc'";
+        },
+        /huge\.avsc is \d+ bytes, over the 1048576-byte limit of a schema/,
+      ],
+      [
+        (dir) => {
+          writeFileSync(join(dir, 'broken.avsc'), '{"type": "record", ');
+          return "'broken.avsc'";
+        },
+        /broken\.avsc is not JSON: /,
+      ],
+    ];
+    for (const [schema, expected] of cases) {
+      const dir = folder(configText());
+      const config = configText().replace("schema: 'readings.avsc'", `schema: ${schema(dir)}`);
+      writeFileSync(join(dir, 'flywheel.config.ts'), config);
+      const err = await loadProject(dir).then(
+        () => assert.fail('the project loaded'),
+        (e: unknown) => e,
+      );
+      assert.ok(err instanceof FlywheelError && err.code === 'FW_PROJECT_INVALID', String(err));
+      const lines = err.message.split('\n');
+      assert.equal(lines.length, 1, err.message);
+      assert.match(lines[0]!, expected);
+    }
   });
 
   test('a folder without flywheel.config.ts says how to make one', async () => {
