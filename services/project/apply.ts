@@ -26,7 +26,6 @@ export interface ProjectDeps {
 
 export async function planFor(project: LoadedProject, deps: ProjectDeps): Promise<Plan> {
   const db = deps.config.clickhouse.database;
-  await ensureProjectTables(deps.clickhouse, db);
   const [recorded, verdicts, topics] = await Promise.all([
     readHistory(deps.clickhouse, db, project.definition.name),
     schemaVerdicts(project, deps.config.registry.url),
@@ -45,7 +44,9 @@ export interface ApplyResult {
 export async function applyPlan(project: LoadedProject, plan: Plan, deps: ProjectDeps): Promise<ApplyResult> {
   if (plan.refusals.length)
     throw new FlywheelError(
-      plan.refusals.some((r) => r.includes('BACKWARD')) ? 'FW_SCHEMA_INCOMPATIBLE' : 'FW_PROJECT_INVALID',
+      plan.changes.some((c) => c.kind === 'schema' && c.action === 'refused')
+        ? 'FW_SCHEMA_INCOMPATIBLE'
+        : 'FW_PROJECT_INVALID',
       `apply refused, nothing changed: ${plan.refusals.join(' | ')}`,
     );
   const codec = createRegistryCodec(deps.config.registry.url);
@@ -59,6 +60,7 @@ export async function applyPlan(project: LoadedProject, plan: Plan, deps: Projec
   const missing = plan.changes.filter((c) => c.kind === 'topic' && c.action === 'create');
   if (missing.length) await createTopics(project, deps);
   const applyId = randomUUID();
+  await ensureProjectTables(deps.clickhouse, deps.config.clickhouse.database);
   await recordChanges(deps.clickhouse, deps.config.clickhouse.database, plan.project, applyId, plan.changes);
   const recorded = plan.changes.filter(
     (c) => c.kind !== 'topic' && ['create', 'update', 'remove'].includes(c.action),
@@ -131,7 +133,6 @@ export async function servedPlan(
   deps: Pick<ProjectDeps, 'config' | 'clickhouse'>,
 ): Promise<Plan> {
   const db = deps.config.clickhouse.database;
-  await ensureProjectTables(deps.clickhouse, db);
   const recorded = await readHistory(deps.clickhouse, db, project.definition.name);
   const verdicts = new Map<string, SchemaVerdict>(
     project.definition.sources.map((s) => [subjectOf(s.topic), { state: 'registered', version: 0 }]),

@@ -29,12 +29,20 @@ export async function ensureProjectTables(clickhouse: ClickHouseClient, db: stri
   await runStatements(clickhouse, projectTablesDdl(db));
 }
 
-/** The project's rows in the order they were applied. */
+/** The project's rows in the order they were applied; none before the first apply made the table. */
 export async function readHistory(
   clickhouse: ClickHouseClient,
   db: string,
   project: string,
 ): Promise<RecordedDefinition[]> {
+  // Reading must not create the table: `plan` changes nothing, and `run` must see "not applied".
+  const exists = await clickhouse.query({
+    query: `SELECT count() AS n FROM system.tables WHERE database = {db:String} AND name = 'project_definitions'`,
+    query_params: { db },
+    format: 'JSONEachRow',
+  });
+  const [{ n } = { n: 0 }] = await exists.json<{ n: number | string }>();
+  if (Number(n) === 0) return [];
   const result = await clickhouse.query({
     query: `SELECT kind, name, version, fingerprint, state, definition FROM ${db}.project_definitions
       WHERE project = {project:String} ORDER BY applied_at, kind, name, version`,
