@@ -107,7 +107,7 @@ export function kafkaPart(ctx: PartContext): StackPart {
       writeFileSync(join(runDir, 'log4j.properties'), LOG4J);
       writeFileSync(join(runDir, 'log4j2.xml'), LOG4J2);
       const classpath = `${join(home, 'libs')}/*`;
-      const clusterId = randomBytes(16).toString('base64url');
+      const clusterId = newClusterId();
       // A kept log folder is formatted already (with its own cluster id, which a new format refuses).
       const formatted = ctx.options.keepKafkaData && existsSync(join(dataDir, 'meta.properties'));
       const format = formatted
@@ -151,4 +151,16 @@ export function kafkaPart(ctx: PartContext): StackPart {
       );
     },
   };
+}
+
+/**
+ * A KRaft cluster id: 16 random bytes, base64url. One in 64 such strings starts with "-", which the
+ * storage tool's argument parser reads as an option ("--cluster-id: expected one argument"); Kafka's own
+ * Uuid.randomUuid() draws again in that case, and so does this.
+ */
+export function newClusterId(random: () => Buffer = () => randomBytes(16)): string {
+  for (;;) {
+    const id = random().toString('base64url');
+    if (!id.startsWith('-')) return id;
+  }
 }
