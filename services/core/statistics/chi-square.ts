@@ -9,8 +9,12 @@
  * when the reference is small. Yates' correction (scipy's default for 2 × 2) is off: it is conservative
  * and Evidently does not apply it either.
  *
- * The effect size is Cramér's V = √(χ² / (N · (min(2, k) − 1))), i.e. √(χ² / N) for k ≥ 2, equal to
- * scipy.stats.contingency.association(table, method='cramer', correction=False).
+ * Two effect sizes. Cramér's V = √(χ² / (N · (min(2, k) − 1))), i.e. √(χ² / N) for k ≥ 2, equal to
+ * scipy.stats.contingency.association(table, method='cramer', correction=False) — but V shrinks with the
+ * ratio of the two sample sizes (a 10 000-row window against a 1 000 000-row reference reads a tenth of
+ * the same shift at equal sizes), so the drift rules use Cohen's w between the two samples instead:
+ * w = √(χ² · (1/n_ref + 1/n_cur)) = √(Σ (q − p)² / m) over categories (p, q the two shares, m the pooled
+ * share), which does not depend on the sizes' ratio and equals 2V when they are equal.
  */
 import { assertCounts, CompensatedSum } from './numeric.ts';
 import { chiSquareSf } from './special.ts';
@@ -20,6 +24,8 @@ export interface ChiSquareResult {
   readonly dof: number;
   readonly pValue: number;
   readonly cramersV: number;
+  /** Cohen's w between the two samples: the size-free effect the drift rules use. */
+  readonly cohensW: number;
   /** Categories kept: those with a non-zero count in at least one row. */
   readonly categories: number;
 }
@@ -47,7 +53,7 @@ export function chiSquareHomogeneity(
   const nRef = sum(ref);
   const nCur = sum(cur);
   const total = nRef + nCur;
-  if (k < 2) return { statistic: 0, dof: 0, pValue: 1, cramersV: 0, categories: k };
+  if (k < 2) return { statistic: 0, dof: 0, pValue: 1, cramersV: 0, cohensW: 0, categories: k };
   const chi2 = new CompensatedSum();
   for (let i = 0; i < k; i++) {
     const column = ref[i]! + cur[i]!;
@@ -64,6 +70,7 @@ export function chiSquareHomogeneity(
     dof,
     pValue: chiSquareSf(statistic, dof),
     cramersV: Math.sqrt(statistic / total),
+    cohensW: Math.sqrt(statistic * (1 / nRef + 1 / nCur)),
     categories: k,
   };
 }

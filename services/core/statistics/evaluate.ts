@@ -64,7 +64,7 @@ function bins(sample: FeatureSample): Binned {
   return categoryBins(Array.from(sample.reference), Array.from(sample.current));
 }
 
-type Measured = Pick<FeatureOutcome, 'statistic' | 'pValue' | 'effectSize'>;
+export type Measured = Pick<FeatureOutcome, 'statistic' | 'pValue' | 'effectSize'>;
 
 function measureNumerical(
   test: 'ks' | 'wasserstein',
@@ -81,7 +81,8 @@ function measureNumerical(
   return { statistic: w.normalised, pValue: null, effectSize: w.normalised };
 }
 
-function measureBinned(test: 'jensenshannon' | 'psi' | 'chisquare' | 'ztest', b: Binned): Measured {
+/** Runs a binned test on aligned counts (also used on the monitor's profiles). */
+export function measureBinned(test: 'jensenshannon' | 'psi' | 'chisquare' | 'ztest', b: Binned): Measured {
   switch (test) {
     case 'jensenshannon': {
       const d = jensenShannon(b.reference, b.current, 2);
@@ -93,7 +94,7 @@ function measureBinned(test: 'jensenshannon' | 'psi' | 'chisquare' | 'ztest', b:
     }
     case 'chisquare': {
       const r = chiSquareHomogeneity(b.reference, b.current);
-      return { statistic: r.statistic, pValue: r.pValue, effectSize: r.cramersV };
+      return { statistic: r.statistic, pValue: r.pValue, effectSize: r.cohensW };
     }
     case 'ztest': {
       // The first category (in bin order) is the proportion tested; the two-sided test is symmetric.

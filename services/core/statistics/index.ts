@@ -17,6 +17,8 @@ export {
   evaluateFeature,
   type FeatureSample,
   HISTOGRAM_MIN_DISTINCT,
+  type Measured,
+  measureBinned,
   profileFeature,
   runTest,
 } from './evaluate.ts';
@@ -27,6 +29,7 @@ export {
   DEFAULT_DRIFT_SHARE,
   DEFAULT_SELECTION_RULES,
   type DriftDecision,
+  EVIDENTLY_SELECTION_RULES,
   type DriftOptions,
   type DriftReason,
   decideDrift,

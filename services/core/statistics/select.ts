@@ -8,6 +8,11 @@
  * for such numbers, Jensen–Shannon otherwise). Small samples cannot estimate a distance well; large ones
  * make every hypothesis test significant. Any feature can override the test, threshold and floor.
  *
+ * One departure, Flywheel's default (EVIDENTLY_SELECTION_RULES keeps Evidently's): categories over 1000
+ * reference rows get chi-square with an effect floor on Cohen's w, not Jensen–Shannon ≥ 0.1 — that line
+ * misses a category moving from 10% to 16% of rows (JS ≈ 0.06 nats), a shift w reads as 0.18, nearly
+ * twice its floor. Large samples cannot make chi-square cry wolf here: the floor, not the p-value, decides.
+ *
  * decideDrift adds what Evidently lacks: Benjamini–Hochberg across the features' p-values, and an
  * effect-size floor so a significant but negligible shift is not called drift.
  */
@@ -42,12 +47,22 @@ export interface SelectionRules {
   readonly lowCardinalityMax: number;
   /** At most this many distinct values → the Z-test instead of chi-square (Evidently: 2). */
   readonly binaryMax: number;
+  /** The test for categories over smallReferenceMax rows (Evidently: Jensen–Shannon; Flywheel: chi-square). */
+  readonly largeCategorical: 'jensenshannon' | 'chisquare';
 }
 
+/** Flywheel's defaults: Evidently's rules, except chi-square (with its w floor) for large categoricals. */
 export const DEFAULT_SELECTION_RULES: SelectionRules = {
   smallReferenceMax: 1000,
   lowCardinalityMax: 5,
   binaryMax: 2,
+  largeCategorical: 'chisquare',
+};
+
+/** Evidently's default selection, exactly. */
+export const EVIDENTLY_SELECTION_RULES: SelectionRules = {
+  ...DEFAULT_SELECTION_RULES,
+  largeCategorical: 'jensenshannon',
 };
 
 /**
@@ -67,11 +82,12 @@ export interface TestDefaults {
  * Thresholds as Evidently's (α = 0.05; 0.1 for the distances and PSI). The floors for the p-value tests
  * are ours, each the effect of about a 0.1 sd shift — the same size Evidently's normalised-Wasserstein
  * line of 0.1 draws for large samples: KS D ≈ 0.04 for a 0.1 sd shift of a normal; Cohen's h = 0.1,
- * half his "small"; Cramér's V = 0.05 (≈ h / 2 for two categories, half Cohen's small w).
+ * half his "small"; Cohen's w = 0.1 (his "small"; w = h for two categories near 50%, ≈ 2 · Cramér's V
+ * at equal sizes).
  */
 export const TEST_DEFAULTS: Readonly<Record<TestName, TestDefaults>> = {
   ks: { threshold: 0.05, effectFloor: 0.04 },
-  chisquare: { threshold: 0.05, effectFloor: 0.05 },
+  chisquare: { threshold: 0.05, effectFloor: 0.1 },
   ztest: { threshold: 0.05, effectFloor: 0.1 },
   wasserstein: { threshold: 0.1, effectFloor: 0.1 },
   jensenshannon: { threshold: JS_DEFAULT_THRESHOLD, effectFloor: JS_DEFAULT_THRESHOLD },
@@ -114,7 +130,10 @@ export function defaultTest(
     profile.type === 'categorical'
       ? 'categorical'
       : `numerical with ≤ ${rules.lowCardinalityMax} distinct values`;
-  if (!small) return { test: 'jensenshannon', reason: `${what}, ${size}` };
+  if (!small && rules.largeCategorical === 'jensenshannon') {
+    return { test: 'jensenshannon', reason: `${what}, ${size}` };
+  }
+  if (!small) return { test: 'chisquare', reason: `${what}, ${size} (Flywheel: chi-square with a w floor)` };
   return profile.distinct <= rules.binaryMax
     ? { test: 'ztest', reason: `${what}, ≤ ${rules.binaryMax} distinct values, ${size}` }
     : { test: 'chisquare', reason: `${what}, ${size}` };
@@ -168,7 +187,7 @@ export interface FeatureOutcome {
   readonly statistic: number;
   /** Null for distance tests. */
   readonly pValue: number | null;
-  /** ≥ 0: KS D, |Cohen's h|, Cramér's V, or the distance itself. */
+  /** ≥ 0: KS D, |Cohen's h|, Cohen's w (chi-square), or the distance itself. */
   readonly effectSize: number;
   readonly threshold: number;
   readonly effectFloor: number;

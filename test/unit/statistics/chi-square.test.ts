@@ -18,8 +18,26 @@ describe('chiSquareHomogeneity matches scipy.stats.chi2_contingency([ref, cur], 
       assert.equal(r.dof, c.dof);
       assertPValue(r.pValue, c.pvalue, 'p-value');
       assertStatistic(r.cramersV, c.cramersV, "Cramér's V (contingency.association)");
+      // w from scipy's own χ² and the row totals: √(χ² (1/n_ref + 1/n_cur)).
+      const nRef = c.reference.reduce((a, b) => a + b, 0);
+      const nCur = c.current.reduce((a, b) => a + b, 0);
+      assertStatistic(r.cohensW, Math.sqrt(c.statistic * (1 / nRef + 1 / nCur)), "Cohen's w");
     });
   }
+
+  it("w does not shrink with the sizes' ratio as V does; w = 2V at equal sizes", () => {
+    // The same shares, 10% → 16% of one category, at equal sizes and at 100 : 1.
+    const shares = (p: number, n: number) => [p * n, ((1 - p) / 3) * n, ((1 - p) / 3) * n, ((1 - p) / 3) * n];
+    const equal = chiSquareHomogeneity(shares(0.1, 100_000), shares(0.16, 100_000));
+    const skewed = chiSquareHomogeneity(shares(0.1, 1_000_000), shares(0.16, 10_000));
+    assertStatistic(equal.cohensW, 2 * equal.cramersV, 'w = 2V');
+    // Brute force: √(Σ (q − p)² / p) against the reference shares is the 100 : 1 limit.
+    const p = [0.1, 0.3, 0.3, 0.3];
+    const q = [0.16, 0.28, 0.28, 0.28];
+    const limit = Math.sqrt(p.reduce((s, pi, i) => s + (q[i]! - pi) ** 2 / pi, 0));
+    assert.ok(Math.abs(skewed.cohensW - limit) < 0.003, `w ${skewed.cohensW} vs ${limit}`);
+    assert.ok(skewed.cramersV < equal.cramersV / 3, 'V shrinks with the ratio');
+  });
 
   it('drops a category absent from both rows instead of failing as scipy does', () => {
     const withEmpty = chiSquareHomogeneity([10, 0, 20], [15, 0, 12]);
@@ -33,6 +51,7 @@ describe('chiSquareHomogeneity matches scipy.stats.chi2_contingency([ref, cur], 
       dof: 0,
       pValue: 1,
       cramersV: 0,
+      cohensW: 0,
       categories: 1,
     });
   });

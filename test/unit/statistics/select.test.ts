@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import {
   DEFAULT_SELECTION_RULES,
   decideDrift,
+  EVIDENTLY_SELECTION_RULES,
   defaultTest,
   evaluateFeature,
   type FeatureOutcome,
@@ -52,10 +53,18 @@ describe('defaultTest follows Evidently’s default selection', () => {
     ],
   ];
   for (const [name, p, expected] of cases)
-    it(name, () => assert.equal(defaultTest(profile(p)).test, expected));
+    it(name, () => assert.equal(defaultTest(profile(p), EVIDENTLY_SELECTION_RULES).test, expected));
+
+  it('Flywheel departs for large categoricals only: chi-square where Evidently takes Jensen–Shannon', () => {
+    for (const [, p, evidently] of cases) {
+      const ours = defaultTest(profile(p)).test;
+      assert.equal(ours, evidently === 'jensenshannon' ? 'chisquare' : evidently, JSON.stringify(p));
+    }
+    assert.match(defaultTest(profile({ type: 'categorical', distinct: 4, referenceSize: 5000 })).reason, /w floor/);
+  });
 
   it('takes other thresholds when given other rules', () => {
-    const rules = { ...DEFAULT_SELECTION_RULES, smallReferenceMax: 100, lowCardinalityMax: 10 };
+    const rules = { ...EVIDENTLY_SELECTION_RULES, smallReferenceMax: 100, lowCardinalityMax: 10 };
     assert.equal(defaultTest(profile({ referenceSize: 101 }), rules).test, 'wasserstein');
     assert.equal(defaultTest(profile({ distinct: 8 }), rules).test, 'jensenshannon');
   });
@@ -74,7 +83,11 @@ describe('selectTest: defaults and per-feature overrides', () => {
       effectFloor: TEST_DEFAULTS.ks.effectFloor,
       reason: defaultTest(profile({})).reason,
     });
-    const js = selectTest(profile({ type: 'categorical', distinct: 3, referenceSize: 5000 }));
+    const js = selectTest(
+      profile({ type: 'categorical', distinct: 3, referenceSize: 5000 }),
+      {},
+      EVIDENTLY_SELECTION_RULES,
+    );
     assert.equal(js.threshold, JS_DEFAULT_THRESHOLD);
     assert.ok(Math.abs(js.threshold - 0.1201122408) < 1e-9, 'Evidently’s 0.1 nats in bits');
   });
@@ -275,7 +288,7 @@ describe('evaluateFeature end to end', () => {
     const reference = Float64Array.from({ length: 2000 }, (_, i) => i % 3);
     const current = Float64Array.from({ length: 2000 }, (_, i) => (i % 4 === 0 ? 2 : i % 3));
     assert.deepEqual(profileFeature({ type: 'numerical', reference, current }).distinct, 3);
-    const r = evaluateFeature('levels', { type: 'numerical', reference, current });
+    const r = evaluateFeature('levels', { type: 'numerical', reference, current }, {}, EVIDENTLY_SELECTION_RULES);
     assert.equal(r.test, 'jensenshannon');
     assert.ok(r.statistic > 0 && r.statistic < 1);
   });
