@@ -1,6 +1,7 @@
 import { consoleModule } from '../console/index.ts';
 import { featuresModule } from '../features/index.ts';
 import { ingestModule } from '../ingest/index.ts';
+import { monitorModule } from '../monitor/index.ts';
 import {
   type ConfigSection,
   ENV_VARS,
@@ -21,6 +22,7 @@ export const MODULES: readonly AnyModule<ProjectRuntime>[] = [
   ingestModule,
   featuresModule,
   servingModule,
+  monitorModule,
   demoModule,
   consoleModule,
 ];

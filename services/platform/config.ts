@@ -85,6 +85,7 @@ export const ConfigSchema = z.object({
       consolePort: port.default(8702),
       featuresPort: port.default(8703),
       demoPort: port.default(8704),
+      monitorPort: port.default(8705),
       maxBodyBytes: z.coerce.number().int().positive().default(1_048_576),
     })
     .default({
@@ -94,6 +95,7 @@ export const ConfigSchema = z.object({
       consolePort: 8702,
       featuresPort: 8703,
       demoPort: 8704,
+      monitorPort: 8705,
       maxBodyBytes: 1_048_576,
     }),
 });
@@ -257,6 +259,11 @@ export const ENV_VARS: readonly EnvVar[] = [
     description: "Features processor's health and metrics port.",
   },
   { env: 'FLYWHEEL_DEMO_PORT', path: 'http.demoPort', description: "Traffic generator's health port." },
+  {
+    env: 'FLYWHEEL_MONITOR_PORT',
+    path: 'http.monitorPort',
+    description: "Monitor's port: drift reports as JSON.",
+  },
   {
     env: 'FLYWHEEL_MAX_BODY_BYTES',
     path: 'http.maxBodyBytes',

@@ -87,6 +87,17 @@ const LabelJoin = z.discriminatedUnion('by', [
 
 export const ModelTask = z.enum(['binary_classification', 'regression']);
 
+/** A monitored input's drift settings; anything left out follows docs/drift-statistics.md. */
+const MonitoredFeature = z.strictObject({
+  /** Numbers are numerical unless they stand for categories (codes, levels). */
+  type: z.enum(['numerical', 'categorical']).optional(),
+  test: z.enum(['ks', 'wasserstein', 'jensenshannon', 'psi', 'chisquare', 'ztest']).optional(),
+  /** α for a p-value test, the line for a distance. */
+  threshold: z.number().positive().optional(),
+  /** The smallest effect size called drift. */
+  effectFloor: z.number().min(0).optional(),
+});
+
 export const ModelSpec = z.strictObject({
   name,
   description: z.string().default(''),
@@ -123,20 +134,35 @@ export const ModelSpec = z.strictObject({
     .strictObject({
       /** Tumbling window of the live profiles and realised performance. */
       window: duration.default('1h'),
-      /** Per-feature drift effect-size floor (a significant test under it is not drift). */
-      driftThreshold: z.number().positive().default(0.1),
+      /** How long after a window's end its predictions may still arrive before it closes. */
+      lateness: duration.default('1m'),
+      /** Per-input drift settings by `<view>.<feature>` (or `prediction`): type, test, threshold, floor. */
+      features: z.record(z.string(), MonitoredFeature).default({}),
       /** Dataset drift: the share of drifted inputs at or above this. */
       datasetDriftShare: z.number().min(0).max(1).default(0.5),
+      /** Consecutive drifted windows before drift proposes a retrain. */
+      hysteresis: z.number().int().min(1).max(100).default(3),
       /** A drop of the gate metric by this much (absolute) confirms drift as harmful. */
       performanceDrop: z.number().positive().default(0.05),
+      /** Consecutive windows of realised harm that retrain without input drift (concept drift). */
+      performanceWindows: z.number().int().min(1).max(100).default(2),
+      /** Labelled rows needed since the last retrain request before another. */
+      minLabels: z.number().int().min(0).default(1000),
+      /** A window's metric (realised or estimated) on fewer rows than this is not read as evidence. */
+      minMetricRows: z.number().int().min(1).default(200),
       /** Least time between two retrains of the model. */
       cooldown: duration.default('6h'),
     })
     .default({
       window: '1h',
-      driftThreshold: 0.1,
+      lateness: '1m',
+      features: {},
       datasetDriftShare: 0.5,
+      hysteresis: 3,
       performanceDrop: 0.05,
+      performanceWindows: 2,
+      minLabels: 1000,
+      minMetricRows: 200,
       cooldown: '6h',
     }),
 });

@@ -21,6 +21,7 @@ import {
   type DriftDecision,
   type DriftOptions,
   decideDrift,
+  type FeatureDecision,
   type FeatureOutcome,
   type FeatureTestConfig,
   kstwoSf,
@@ -218,7 +219,7 @@ export interface ProfileSet {
 
 export interface WindowDrift {
   /** Inputs: per-feature decisions after BH and the floors, and dataset drift. */
-  readonly inputs: DriftDecision;
+  readonly inputs: DriftDecision & { readonly features: readonly (FeatureDecision & ProfileOutcome)[] };
   /** Inputs that could not be tested (no values on one side). */
   readonly untested: readonly string[];
   /** Output-distribution drift, decided on its own (it is not one of the inputs' m). */
@@ -247,10 +248,14 @@ export function compareProfileSets(
     configs.prediction,
     options.rules,
   );
-  const predictionDecision = prediction ? decideDrift([prediction], { correction: 'none' }).features[0]! : null;
+  const predictionDecision = prediction
+    ? decideDrift([prediction], { correction: 'none' }).features[0]!
+    : null;
   return {
-    inputs: decideDrift(outcomes, options),
+    // decideDrift keeps each outcome's own fields (selection, sizes) beside its decision.
+    inputs: decideDrift(outcomes, options) as WindowDrift['inputs'],
     untested,
-    prediction: prediction && predictionDecision ? { ...prediction, drifted: predictionDecision.drifted } : null,
+    prediction:
+      prediction && predictionDecision ? { ...prediction, drifted: predictionDecision.drifted } : null,
   };
 }

@@ -246,7 +246,12 @@ export function categoryOf(x: unknown): string | null {
  * fewer than maxItems, else in OTHER_CATEGORY; the categories a profile was seeded with (the
  * reference's) always have their own count, so a live window can be compared item by item.
  */
-export function addCategories(p: CategoricalProfile, values: ArrayLike<unknown>, from = 0, to = values.length): void {
+export function addCategories(
+  p: CategoricalProfile,
+  values: ArrayLike<unknown>,
+  from = 0,
+  to = values.length,
+): void {
   for (let i = from; i < to; i++) {
     const c = categoryOf(values[i]);
     if (c === null) {
@@ -380,7 +385,8 @@ export function profileFromJson(j: ProfileJson, edges?: Float64Array): Profile {
   const shared = edges && sameEdges(edges, Float64Array.from(j.edges)) ? edges : Float64Array.from(j.edges);
   const p = emptyNumericProfile(shared);
   for (const [bin, c, sum] of j.bins) {
-    if (!(Number.isInteger(bin) && bin >= 0 && bin < p.counts.length)) throw new RangeError(`bin ${bin} is out of range`);
+    if (!(Number.isInteger(bin) && bin >= 0 && bin < p.counts.length))
+      throw new RangeError(`bin ${bin} is out of range`);
     p.counts[bin] = c;
     p.sums[bin] = sum;
   }

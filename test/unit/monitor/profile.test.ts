@@ -6,7 +6,11 @@ import {
   populationStd,
   wasserstein,
 } from '../../../services/core/statistics/index.ts';
-import { compareProfiles, ksFromProfiles, wassersteinFromProfiles } from '../../../services/monitor/core/compare.ts';
+import {
+  compareProfiles,
+  ksFromProfiles,
+  wassersteinFromProfiles,
+} from '../../../services/monitor/core/compare.ts';
 import {
   addCategories,
   addNumbers,
@@ -45,7 +49,10 @@ const close = (a: number, b: number, tol: number, what: string) =>
 describe('numerical profiles', () => {
   it('bins as a linear search over right-closed bins does, at, between and beyond the edges', () => {
     const rng = createRng(7);
-    const edges = referenceEdges(Float64Array.from({ length: 5000 }, () => Math.exp(3 * rng.next()) - 1), 300);
+    const edges = referenceEdges(
+      Float64Array.from({ length: 5000 }, () => Math.exp(3 * rng.next()) - 1),
+      300,
+    );
     const loc = binLocator(edges);
     const probes = [...edges, edges[0]! - 1, edges[edges.length - 1]! + 1];
     for (let i = 0; i < 20_000; i++) probes.push(-2 + 25 * rng.next());
@@ -101,7 +108,8 @@ describe('numerical profiles', () => {
     assert.equal(merged.count, whole.count);
     close(merged.mean, whole.mean, 1e-12, 'mean');
     close(merged.m2, whole.m2, 1e-10, 'm2');
-    for (let i = 0; i < whole.sums.length; i++) close(merged.sums[i]!, whole.sums[i]!, 1e-12, `sum of bin ${i}`);
+    for (let i = 0; i < whole.sums.length; i++)
+      close(merged.sums[i]!, whole.sums[i]!, 1e-12, `sum of bin ${i}`);
     assert.throws(() => mergeInto(merged, profileOf(referenceEdges(b), b)), /same edges/);
   });
 
@@ -137,7 +145,12 @@ describe('tests on profiles against the same tests on the raw values (scipy-chec
       const current = normals(20_000, shift, 22 + shift);
       const cur = profileOf(edges, current);
       const raw = wasserstein(reference, current);
-      close(ksFromProfiles(ref, cur).statistic, ks2samp(reference, current).statistic, 0.002, `D at ${shift} sd`);
+      close(
+        ksFromProfiles(ref, cur).statistic,
+        ks2samp(reference, current).statistic,
+        0.002,
+        `D at ${shift} sd`,
+      );
       const w = wassersteinFromProfiles(ref, cur) / profileStd(ref);
       assert.ok(Math.abs(w - raw.normalised) < 0.001, `W/sd at ${shift} sd: ${w} vs ${raw.normalised}`);
     }
@@ -169,7 +182,10 @@ describe('categorical profiles', () => {
       const rng = createRng(seed);
       return Array.from({ length: n }, () => {
         let u = rng.next();
-        for (let i = 0; i < s.length; i++) if ((u -= s[i]!) < 0) return `c${i}`;
+        for (let i = 0; i < s.length; i++) {
+          u -= s[i]!;
+          if (u < 0) return `c${i}`;
+        }
         return `c${s.length - 1}`;
       });
     };

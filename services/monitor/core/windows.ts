@@ -1,0 +1,113 @@
+/**
+ * A live tumbling window of one model: the profiles of its inputs and output, the outputs for the
+ * confidence-based estimate, and the labels joined to its predictions so far.
+ *
+ * Values are buffered per column and folded into the profiles a block at a time (addNumbers), which is
+ * several times faster than one value at a time and gives the same profile.
+ */
+import type { ProfileSet } from './compare.ts';
+import { addCategories, addNumbers, emptyLike, type Profile } from './profile.ts';
+
+const BLOCK = 2048;
+
+export interface LiveWindow {
+  readonly start: number;
+  readonly end: number;
+  rows: number;
+  readonly profiles: { features: Record<string, Profile>; prediction: Profile };
+  /** Column buffers, flushed into the profiles every BLOCK rows and before a read. */
+  readonly buffers: Float64Array[];
+  readonly outputBuffer: Float64Array;
+  buffered: number;
+  /** Every output of the window, for CBPE (8 bytes a prediction). */
+  scores: Float64Array;
+  /** Joined labels and the outputs they label. */
+  labels: number[];
+  labelledScores: number[];
+  /** Model versions that served the window's predictions, with counts. */
+  readonly versions: Map<number, number>;
+  /** Kafka position after the window's newest prediction, '<topic>:<partition>' → next offset. */
+  readonly offsets: Record<string, number>;
+}
+
+export function openWindow(
+  start: number,
+  end: number,
+  reference: ProfileSet,
+  features: readonly string[],
+): LiveWindow {
+  const profiles = {
+    features: Object.fromEntries(features.map((f) => [f, emptyLike(reference.features[f]!)])),
+    prediction: emptyLike(reference.prediction),
+  };
+  return {
+    start,
+    end,
+    rows: 0,
+    profiles,
+    buffers: features.map(() => new Float64Array(BLOCK)),
+    outputBuffer: new Float64Array(BLOCK),
+    buffered: 0,
+    scores: new Float64Array(1024),
+    labels: [],
+    labelledScores: [],
+    versions: new Map(),
+    offsets: {},
+  };
+}
+
+/** NaN in a buffer means missing (the profiles count it so). */
+export function addRow(
+  w: LiveWindow,
+  features: readonly string[],
+  values: Readonly<Record<string, number | null | undefined>>,
+  output: number,
+  version: number,
+): void {
+  const at = w.buffered;
+  for (let i = 0; i < features.length; i++) {
+    const v = values[features[i]!];
+    w.buffers[i]![at] = typeof v === 'number' ? v : Number.NaN;
+  }
+  w.outputBuffer[at] = output;
+  w.buffered = at + 1;
+  if (w.rows === w.scores.length) {
+    const grown = new Float64Array(w.scores.length * 2);
+    grown.set(w.scores);
+    w.scores = grown;
+  }
+  w.scores[w.rows] = output;
+  w.rows++;
+  w.versions.set(version, (w.versions.get(version) ?? 0) + 1);
+  if (w.buffered === BLOCK) flushWindow(w, features);
+}
+
+function fold(p: Profile, column: Float64Array, n: number): void {
+  if (p.kind === 'numerical') addNumbers(p, column, 0, n);
+  else
+    addCategories(
+      p,
+      Array.from(column.subarray(0, n), (x) => (Number.isNaN(x) ? null : x)),
+    );
+}
+
+export function flushWindow(w: LiveWindow, features: readonly string[]): void {
+  const n = w.buffered;
+  if (n === 0) return;
+  for (let i = 0; i < features.length; i++) fold(w.profiles.features[features[i] as string]!, w.buffers[i]!, n);
+  fold(w.profiles.prediction, w.outputBuffer, n);
+  w.buffered = 0;
+}
+
+/** The model version that served most of the window (its reference is the one compared). */
+export function mainVersion(w: LiveWindow): number | null {
+  let best: number | null = null;
+  let most = -1;
+  for (const [v, n] of w.versions) {
+    if (n > most) {
+      best = v;
+      most = n;
+    }
+  }
+  return best;
+}

@@ -1,0 +1,28 @@
+export { MONITOR_CONFIG, type MonitorSettings } from './config.ts';
+export { compareProfileSets, compareProfiles, type ProfileSet, type WindowDrift } from './core/compare.ts';
+export {
+  createMonitorCore,
+  type MonitorCore,
+  type MonitorOutput,
+  type MonitorSpec,
+  type OutcomeInput,
+  type PredictionInput,
+  type ReferenceProfile,
+  scoreOf,
+} from './core/monitor-core.ts';
+export {
+  buildReferenceProfile,
+  type ReferenceInput,
+  referenceFromJson,
+  referenceToJson,
+} from './core/reference.ts';
+export { type MonitorProject, monitorModule } from './module.ts';
+export {
+  createMonitorService,
+  DRIFT_TOPIC,
+  type MonitorService,
+  monitorSpecFor,
+  RETRAIN_TOPIC,
+} from './service.ts';
+export { createMonitorStore } from './store.ts';
+export { monitorTablesDdl } from './tables.ts';

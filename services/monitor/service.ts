@@ -1,0 +1,468 @@
+/**
+ * The monitor service: the Kafka, ClickHouse and Redis adapter around one monitor core per model.
+ *
+ * It reads `predictions.<model>` and the model's outcomes topic, and writes every window report and
+ * decision to ClickHouse (store.ts), `ml.drift` (one report per tested feature per window) and
+ * `ml.retrain` (the controller's requests). The controller's state is the only state kept: in Redis,
+ * after every output. The rest is rebuilt on start by re-reading both topics from far enough back to
+ * cover every window still open or waiting for labels (Kafka offsets by timestamp); windows the
+ * controller has already seen replay silently, so a restart emits nothing twice.
+ *
+ * Order of writes per output: Kafka, then ClickHouse, then the state. A crash between them repeats the
+ * output on restart with the same ids (run id, report id), never loses it.
+ *
+ * One monitor process per model set: windows are per model, so a model's partitions must all reach
+ * one consumer (the group has one member; a second replica would wait as a standby).
+ */
+import { readFileSync } from 'node:fs';
+import type { ClickHouseClient } from '@clickhouse/client';
+import type { Redis } from 'ioredis';
+import type { Consumer, Kafka, Producer } from 'kafkajs';
+import { parseDuration } from '../core/windows/duration.ts';
+import type { SourceCatalogue } from '../ingest/index.ts';
+import type { ResolvedConfig } from '../platform/config.ts';
+import { createDeadLetterWriter, type DeadLetter } from '../platform/dead-letter.ts';
+import { FlywheelError } from '../platform/errors.ts';
+import { createConsumer, createProducer, ensureTopics, subscribeWithRetry } from '../platform/kafka.ts';
+import type { Logger } from '../platform/logger.ts';
+import type { MetricsRegistry } from '../platform/metrics.ts';
+import type { RegistryCodec } from '../platform/registry-codec.ts';
+import type { ModelDefinitionSpec } from '../project/index.ts';
+import type { MonitorSettings } from './config.ts';
+import { type ControllerState, initialState } from './core/controller.ts';
+import {
+  createMonitorCore,
+  type MonitorCore,
+  type MonitorOutput,
+  type MonitorSpec,
+  type ReferenceProfile,
+  scoreOf,
+} from './core/monitor-core.ts';
+import type { Metric } from './core/performance.ts';
+import { createMonitorStore, driftReportId } from './store.ts';
+
+const schemaFile = (name: string) =>
+  JSON.parse(readFileSync(new URL(`../../schemas/platform/${name}`, import.meta.url), 'utf8')) as object;
+
+export const DRIFT_TOPIC = 'ml.drift';
+export const RETRAIN_TOPIC = 'ml.retrain';
+const GROUP = 'flywheel-monitor';
+
+export interface MonitorServiceDeps {
+  readonly config: Readonly<ResolvedConfig>;
+  readonly logger: Logger;
+  readonly metrics: MetricsRegistry;
+  readonly kafka: Kafka;
+  readonly codec: RegistryCodec;
+  readonly clickhouse: ClickHouseClient;
+  readonly redis: Redis;
+  readonly models: readonly ModelDefinitionSpec[];
+  readonly sources: SourceCatalogue;
+  readonly settings: MonitorSettings;
+}
+
+/** The core's spec from a project's model definition. */
+export function monitorSpecFor(model: ModelDefinitionSpec, settings: MonitorSettings): MonitorSpec {
+  const m = model.monitoring;
+  const metric: Metric = model.gate.metric ?? (model.task === 'regression' ? 'rmse' : 'auc');
+  const tests = Object.fromEntries(
+    Object.entries(m.features).map(([f, c]) => [
+      f,
+      {
+        ...(c.test ? { test: c.test } : {}),
+        ...(c.threshold !== undefined ? { threshold: c.threshold } : {}),
+        ...(c.effectFloor !== undefined ? { effectFloor: c.effectFloor } : {}),
+      },
+    ]),
+  );
+  return {
+    model: model.name,
+    task: model.task,
+    features: model.features,
+    windowMs: parseDuration(m.window),
+    latenessMs: parseDuration(m.lateness),
+    labelDelayMs: parseDuration(model.label.maxDelay),
+    join:
+      model.label.join.by === 'request_id'
+        ? { by: 'request_id' }
+        : { by: 'entity', withinMs: parseDuration(model.label.join.within) },
+    metric,
+    tests,
+    driftShare: m.datasetDriftShare,
+    controller: {
+      hysteresis: m.hysteresis,
+      performanceDrop: m.performanceDrop,
+      performanceWindows: m.performanceWindows,
+      minLabels: m.minLabels,
+      minMetricRows: m.minMetricRows,
+      cooldownMs: parseDuration(m.cooldown),
+    },
+    minWindowRows: settings.minWindowRows,
+    maxPendingLabels: settings.maxPendingLabels,
+  };
+}
+
+interface ModelMonitor {
+  readonly spec: MonitorSpec;
+  readonly definition: ModelDefinitionSpec;
+  core: MonitorCore | null;
+  /** The last reference looked up, by id, to notice a new champion. */
+  referenceKey: string | null;
+}
+
+const asMillis = (v: unknown): number => (v instanceof Date ? v.getTime() : Number(v));
+
+export function createMonitorService(deps: MonitorServiceDeps) {
+  const { logger, metrics, settings } = deps;
+  const store = createMonitorStore(deps.clickhouse, deps.config.clickhouse.database);
+  const monitors = new Map<string, ModelMonitor>(
+    deps.models.map((d) => [
+      d.name,
+      { spec: monitorSpecFor(d, settings), definition: d, core: null, referenceKey: null },
+    ]),
+  );
+  const outcomeTopics = new Map<string, ModelMonitor[]>();
+  for (const m of monitors.values()) {
+    const source = deps.sources.get(m.definition.label.source);
+    if (!source) throw new FlywheelError('FW_CONFIG_INVALID', `model ${m.spec.model}: unknown label source`);
+    outcomeTopics.set(source.topic, [...(outcomeTopics.get(source.topic) ?? []), m]);
+  }
+  const predictionTopic = (model: string) => `predictions.${model}`;
+  const windowsClosed = metrics.counter('flywheel_monitor_windows_total', 'Windows closed, by model.');
+  const retrains = metrics.counter(
+    'flywheel_monitor_retrain_requests_total',
+    'Retrain requests emitted, by model and reason.',
+  );
+  const records = metrics.counter(
+    'flywheel_monitor_records_total',
+    'Records read, by model and kind (prediction, outcome, late, unmatched).',
+  );
+  let consumer: Consumer | null = null;
+  let producer: Producer | null = null;
+  let tick: NodeJS.Timeout | null = null;
+  let caughtUp = false;
+  let draining: Promise<void> = Promise.resolve();
+  const encoders = new Map<string, (v: object) => Buffer>();
+
+  async function encoder(topic: string, file: string) {
+    let e = encoders.get(topic);
+    if (!e) {
+      e = await deps.codec.encoderFor((await deps.codec.register(topic, schemaFile(file))).id);
+      encoders.set(topic, e);
+    }
+    return e;
+  }
+
+  const stateKey = (model: string) => `flywheel:monitor:{${model}}:controller`;
+
+  async function loadState(model: string): Promise<ControllerState> {
+    const text = await deps.redis.get(stateKey(model));
+    return text ? (JSON.parse(text) as ControllerState) : initialState(model);
+  }
+
+  /** Looks up the model's reference; a new one (a new champion's) replaces the old from the next window. */
+  async function refreshReference(m: ModelMonitor): Promise<void> {
+    const reference = await store.loadReference(m.spec.model);
+    if (!reference) {
+      if (m.referenceKey === null) {
+        logger.warn('no reference profile yet: predictions are not monitored until one is stored', {
+          model: m.spec.model,
+          fix: `flywheel drift reference ${m.spec.model} --training-set FILE`,
+        });
+        m.referenceKey = '';
+      }
+      return;
+    }
+    const key = `${reference.version}/${reference.id}`;
+    if (key === m.referenceKey) return;
+    m.referenceKey = key;
+    if (m.core) m.core.setReference(reference);
+    else m.core = createMonitorCore(m.spec, reference, await loadState(m.spec.model));
+    logger.info('monitoring against reference', {
+      model: m.spec.model,
+      version: reference.version,
+      id: reference.id,
+    });
+  }
+
+  async function emit(m: ModelMonitor, outputs: readonly MonitorOutput[]): Promise<void> {
+    if (outputs.length === 0) return;
+    const now = Date.now();
+    for (const o of outputs) {
+      if (o.kind === 'window') {
+        await publishDrift(o.report);
+        await store.saveWindow(o.report, m.spec.metric, now);
+        windowsClosed.inc({ model: m.spec.model });
+      } else {
+        await store.saveRealised(o.report, m.spec.metric, now);
+      }
+      const d = o.decision;
+      if (!d) continue;
+      if (d.action === 'retrain') {
+        await publishRetrain(d.request);
+        retrains.inc({ model: m.spec.model, reason: d.reason });
+        logger.info('retrain requested', {
+          model: m.spec.model,
+          runId: d.request.runId,
+          reason: d.reason,
+          detail: d.detail,
+        });
+      }
+      await store.saveDecision(m.spec.model, d, now);
+    }
+    await deps.redis.set(stateKey(m.spec.model), JSON.stringify(m.core!.state()));
+  }
+
+  async function publishDrift(r: MonitorOutput & { kind: 'window' } extends { report: infer R } ? R : never) {
+    if (!r.drift || !producer) return;
+    const encode = await encoder(DRIFT_TOPIC, 'ml-drift.avsc');
+    const features = [...r.drift.inputs.features, ...(r.drift.prediction ? [r.drift.prediction] : [])];
+    const now = Date.now();
+    await producer.send({
+      topic: DRIFT_TOPIC,
+      acks: -1,
+      messages: features.map((f) => ({
+        key: r.model,
+        value: encode({
+          report_id: driftReportId(r.model, f.feature, r.windowStart),
+          model: r.model,
+          feature: f.feature,
+          test: f.test,
+          statistic: f.statistic,
+          p_value: 'adjustedPValue' in f ? f.adjustedPValue : f.pValue,
+          effect_size: f.effectSize,
+          threshold: f.threshold,
+          drifted: f.drifted,
+          reference_window: r.referenceId,
+          live_window_start: r.windowStart,
+          live_window_end: r.windowEnd,
+          reference_size: f.referenceSize,
+          live_size: f.currentSize,
+          created_at: now,
+        }),
+      })),
+    });
+  }
+
+  async function publishRetrain(request: import('./core/controller.ts').RetrainRequest): Promise<void> {
+    if (!producer) return;
+    const encode = await encoder(RETRAIN_TOPIC, 'ml-retrain.avsc');
+    const windows = request.evidence.windows;
+    const definition = monitors.get(request.model)!.definition;
+    const span = parseDuration(definition.training.window);
+    await producer.send({
+      topic: RETRAIN_TOPIC,
+      acks: -1,
+      messages: [
+        {
+          key: request.model,
+          value: encode({
+            run_id: request.runId,
+            model: request.model,
+            reason: request.reason,
+            evidence: request.evidence.features.map((f) => ({
+              feature: f.feature,
+              test: f.test,
+              statistic: f.statistic,
+              p_value: f.pValue,
+              effect_size: f.effectSize,
+            })),
+            data_window_start: request.dataWindowEnd - span,
+            data_window_end: request.dataWindowEnd,
+            source_offsets: request.offsets,
+            requested_at: request.requestedAt,
+            requested_by: 'retrain-controller',
+            details: JSON.stringify({ ...request.evidence, windows }),
+          }),
+        },
+      ],
+    });
+  }
+
+  function onPrediction(model: string, v: Record<string, unknown>, key: string, next: number): void {
+    const m = monitors.get(model);
+    if (!m?.core) return;
+    const state = m.core.addPrediction({
+      requestId: String(v.request_id),
+      entity: String(v.entity_key),
+      features: v.features as Record<string, number | null>,
+      score: scoreOf(v.output as number[]),
+      predictedAt: asMillis(v.predicted_at),
+      version: Number(v.model_version),
+      position: { key, next },
+    });
+    records.inc({ model, kind: state === 'late' ? 'late_prediction' : 'prediction' });
+  }
+
+  function onOutcome(topic: string, v: Record<string, unknown>): void {
+    for (const m of outcomeTopics.get(topic) ?? []) {
+      if (!m.core) continue;
+      const source = deps.sources.get(m.definition.label.source)!;
+      const raw = v[m.definition.label.field];
+      const label = typeof raw === 'boolean' ? (raw ? 1 : 0) : Number(raw);
+      if (raw === null || raw === undefined || !Number.isFinite(label)) {
+        records.inc({ model: m.spec.model, kind: 'unlabelled_outcome' });
+        continue;
+      }
+      const join = m.definition.label.join;
+      const result = m.core.addOutcome({
+        ...(join.by === 'request_id' ? { requestId: String(v[join.field]) } : {}),
+        entity: String(v[source.keyField]),
+        label,
+        at: asMillis(v[source.timestampField]),
+      });
+      records.inc({ model: m.spec.model, kind: result === 'joined' ? 'outcome' : 'unmatched_outcome' });
+    }
+  }
+
+  /** Closes and finalises what time allows, for every model, one at a time. */
+  function drain(): Promise<void> {
+    draining = draining.then(async () => {
+      for (const m of monitors.values()) {
+        if (!m.core) continue;
+        const upTo = settings.wallClock && caughtUp ? Date.now() : undefined;
+        await emit(m, m.core.advance(Date.now(), upTo));
+      }
+    });
+    return draining;
+  }
+
+  /** Where to re-read from: early enough for every window still open or waiting for labels. */
+  function replaySince(): number {
+    let back = 0;
+    for (const m of monitors.values()) {
+      back = Math.max(back, m.spec.windowMs + m.spec.latenessMs + m.spec.labelDelayMs);
+    }
+    return Date.now() - 2 * back;
+  }
+
+  async function start(): Promise<void> {
+    await store.migrate();
+    const admin = deps.kafka.admin();
+    await admin.connect();
+    const topics = [...[...monitors.keys()].map(predictionTopic), ...outcomeTopics.keys()];
+    try {
+      await ensureTopics(admin, [
+        ...topics.map((topic) => ({ topic, partitions: 1 })),
+        { topic: DRIFT_TOPIC, partitions: 1 },
+        { topic: RETRAIN_TOPIC, partitions: 1 },
+      ]);
+      for (const m of monitors.values()) await refreshReference(m);
+      producer = createProducer(deps.kafka);
+      await producer.connect();
+      const dlq = createDeadLetterWriter({ producer, codec: deps.codec, service: 'monitor' });
+      // Where to start, and where the backlog ends: the wall clock closes windows only past it.
+      const since = replaySince();
+      const starts = new Map<string, number>();
+      const ends = new Map<string, number>();
+      for (const topic of topics) {
+        for (const p of await admin.fetchTopicOffsetsByTimestamp(topic, since))
+          starts.set(`${topic}:${p.partition}`, Number(p.offset));
+        for (const p of await admin.fetchTopicOffsets(topic))
+          ends.set(`${topic}:${p.partition}`, Number(p.high));
+      }
+      const behind = new Set([...ends].filter(([k, high]) => high > (starts.get(k) ?? 0)).map(([k]) => k));
+      caughtUp = behind.size === 0;
+      consumer = createConsumer(deps.kafka, GROUP);
+      await consumer.connect();
+      await subscribeWithRetry(consumer, { topics, fromBeginning: true });
+      await consumer.run({
+        autoCommit: false,
+        eachBatch: async ({ batch, heartbeat }) => {
+          const decoded = await deps.codec.decodeMany(
+            batch.messages.map((msg) => msg.value),
+            { topic: batch.topic },
+          );
+          const letters: DeadLetter[] = [];
+          const key = `${batch.topic}:${batch.partition}`;
+          const model = batch.topic.startsWith('predictions.')
+            ? batch.topic.slice('predictions.'.length)
+            : null;
+          decoded.forEach((d, i) => {
+            const msg = batch.messages[i]!;
+            if (!d.ok) {
+              letters.push({
+                topic: batch.topic,
+                partition: batch.partition,
+                offset: Number(msg.offset),
+                key: msg.key,
+                value: msg.value,
+                error: d.error,
+              });
+              return;
+            }
+            if (model) onPrediction(model, d.value, key, Number(msg.offset) + 1);
+            else onOutcome(batch.topic, d.value);
+          });
+          await dlq.send(letters);
+          const last = batch.messages.at(-1);
+          if (last && Number(last.offset) + 1 >= (ends.get(key) ?? 0)) behind.delete(key);
+          if (!caughtUp && behind.size === 0) {
+            caughtUp = true;
+            logger.info('monitor caught up with its topics');
+          }
+          await drain();
+          await heartbeat();
+        },
+      });
+      for (const [k, offset] of starts) {
+        const cut = k.lastIndexOf(':');
+        consumer.seek({
+          topic: k.slice(0, cut),
+          partition: Number(k.slice(cut + 1)),
+          offset: String(offset),
+        });
+      }
+      tick = setInterval(() => {
+        void (async () => {
+          for (const m of monitors.values()) await refreshReference(m);
+          await drain();
+        })().catch((err) => logger.error('monitor tick failed', { error: (err as Error).message }));
+      }, settings.tickMs);
+      tick.unref();
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
+  async function stop(): Promise<void> {
+    if (tick) clearInterval(tick);
+    tick = null;
+    await consumer?.disconnect();
+    await draining.catch(() => undefined);
+    await producer?.disconnect();
+    consumer = null;
+    producer = null;
+  }
+
+  return {
+    start,
+    stop,
+    report: (model: string, windows?: number) => {
+      if (!monitors.has(model)) throw new FlywheelError('FW_NOT_FOUND', `no monitored model "${model}"`);
+      return store.report(model, windows);
+    },
+    saveReference: (r: ReferenceProfile) => store.saveReference(r),
+    /** What the core holds, for /metrics-like inspection and tests. */
+    status: () =>
+      Object.fromEntries(
+        [...monitors].map(([name, m]) => [
+          name,
+          m.core
+            ? {
+                reference: m.core.reference().id,
+                watermark: m.core.watermark(),
+                openWindows: m.core.openWindows(),
+                awaitingLabels: m.core.awaitingLabels(),
+                pendingLabels: m.core.pendingLabels(),
+                counters: m.core.counters(),
+                controller: { phase: m.core.state().phase, lastWindowEnd: m.core.state().lastWindowEnd },
+              }
+            : { reference: null },
+        ]),
+      ),
+    caughtUp: () => caughtUp,
+  };
+}
+
+export type MonitorService = ReturnType<typeof createMonitorService>;
