@@ -1,12 +1,13 @@
 import { parseArgs } from 'node:util';
 import { runReadOnlyQuery } from '../console/index.ts';
+import { driftCommand } from '../monitor/cli.ts';
 import { closeEmbeddedClickHouse, createClickHouse } from '../platform/clickhouse.ts';
 import { type ResolvedConfig, sectionSettings } from '../platform/config.ts';
 import { FlywheelError } from '../platform/errors.ts';
 import { createLogger, type Logger } from '../platform/logger.ts';
 import { type RunningModules, runModules, startOrder } from '../platform/modules.ts';
 import { createStack, type PartName } from '../platform/stack/stack.ts';
-import type { ProjectRuntime } from '../project/index.ts';
+import { loadProject, type ProjectRuntime } from '../project/index.ts';
 import { DEMO_CONFIG } from './demo-module.ts';
 import { loadFlywheelConfig, MODULE_NAMES, MODULES } from './modules.ts';
 import {
@@ -17,6 +18,7 @@ import {
   planCommand,
   projectDir,
   typegenCommand,
+  withClickHouse,
 } from './project-commands.ts';
 
 /**
@@ -162,6 +164,8 @@ const USAGE = `usage: flywheel <command> [--project DIR]
   run <${MODULE_NAMES.join('|')}>[,…]   some modules, on what was applied
   modules                    the modules there are
   sql "<query>"              a read-only query
+  drift reference <model> --training-set FILE.jsonl [--version N]
+  drift report <model> [--windows N] [--json]
   partitions [reset-watermark …]
 (stack: npm run stack -- up|down|status)`;
 
@@ -211,6 +215,17 @@ async function main(argv: string[]): Promise<void> {
       await sql(rest.join(' '), config);
       process.exit(0);
       return;
+    case 'drift': {
+      const project = await loadProject(projectDir(flag));
+      await driftCommand(
+        rest.length ? argv.slice(argv.indexOf('drift') + 1) : [],
+        project.definition.models,
+        config,
+        withClickHouse,
+      );
+      process.exit(0);
+      return;
+    }
     case 'partitions':
       await partitions(
         argv

@@ -112,7 +112,8 @@ export async function typegenCommand(dir: string, check: boolean): Promise<void>
   process.stdout.write(`${check ? 'up to date' : 'wrote'}: ${result.file}\n`);
 }
 
-async function withClickHouse<T>(
+/** Runs fn with a ClickHouse client of its own (embedded: this process opens the data folder), then closes it. */
+export async function withClickHouse<T>(
   config: Readonly<ResolvedConfig>,
   fn: (clickhouse: Awaited<ReturnType<typeof createClickHouse>>) => Promise<T>,
 ): Promise<T> {

@@ -315,16 +315,51 @@ export function createMonitorService(deps: MonitorServiceDeps) {
     }
   }
 
-  /** Closes and finalises what time allows, for every model, one at a time. */
+  /**
+   * Closes and finalises what time allows, for every model, one at a time. An output that cannot be
+   * written (Kafka, ClickHouse or Redis away) must not be lost: the cores have moved past it, so they
+   * are dropped and rebuilt from the last persisted state by re-reading the topics (recover).
+   */
   function drain(): Promise<void> {
-    draining = draining.then(async () => {
+    draining = draining
+      .catch(() => undefined)
+      .then(async () => {
+        for (const m of monitors.values()) {
+          if (!m.core) continue;
+          const upTo = settings.wallClock && caughtUp ? Date.now() : undefined;
+          await emit(m, m.core.advance(Date.now(), upTo));
+        }
+      });
+    draining.catch((err) => recover(err as Error));
+    return draining.catch(() => undefined);
+  }
+
+  let recovering: Promise<void> | null = null;
+  let stopped = false;
+
+  /** Starts over from the persisted controller state: the replay re-creates what was not written. */
+  function recover(err: Error): void {
+    if (recovering || stopped) return;
+    logger.error('monitor output failed; rebuilding from the persisted state', { error: err.message });
+    recovering = (async () => {
+      await halt();
       for (const m of monitors.values()) {
-        if (!m.core) continue;
-        const upTo = settings.wallClock && caughtUp ? Date.now() : undefined;
-        await emit(m, m.core.advance(Date.now(), upTo));
+        m.core = null;
+        m.referenceKey = null;
       }
+      for (let attempt = 0; !stopped; attempt++) {
+        await new Promise((r) => setTimeout(r, Math.min(30_000, 500 * 2 ** attempt)));
+        try {
+          await start();
+          return;
+        } catch (e) {
+          logger.error('monitor restart failed', { error: (e as Error).message, attempt });
+          await halt();
+        }
+      }
+    })().finally(() => {
+      recovering = null;
     });
-    return draining;
   }
 
   /** Where to re-read from: early enough for every window still open or waiting for labels. */
@@ -417,7 +452,9 @@ export function createMonitorService(deps: MonitorServiceDeps) {
         void (async () => {
           for (const m of monitors.values()) await refreshReference(m);
           await drain();
-        })().catch((err) => logger.error('monitor tick failed', { error: (err as Error).message }));
+        })().catch((err) =>
+          logger.warn('monitor reference lookup failed', { error: (err as Error).message }),
+        );
       }, settings.tickMs);
       tick.unref();
     } finally {
@@ -425,14 +462,22 @@ export function createMonitorService(deps: MonitorServiceDeps) {
     }
   }
 
-  async function stop(): Promise<void> {
+  async function halt(): Promise<void> {
     if (tick) clearInterval(tick);
     tick = null;
-    await consumer?.disconnect();
-    await draining.catch(() => undefined);
-    await producer?.disconnect();
+    const c = consumer;
     consumer = null;
+    await c?.disconnect().catch(() => undefined);
+    await draining.catch(() => undefined);
+    const p = producer;
     producer = null;
+    await p?.disconnect().catch(() => undefined);
+  }
+
+  async function stop(): Promise<void> {
+    stopped = true;
+    await recovering;
+    await halt();
   }
 
   return {

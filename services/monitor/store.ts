@@ -5,6 +5,7 @@
  */
 import type { ClickHouseClient } from '@clickhouse/client';
 import { runStatements } from '../platform/clickhouse.ts';
+import { registryTablesDdl } from '../registry/tables.ts';
 import type { Decision } from './core/controller.ts';
 import type { RealisedReport, ReferenceProfile, WindowReport } from './core/monitor-core.ts';
 import { type ReferenceJson, referenceFromJson, referenceToJson } from './core/reference.ts';
@@ -26,7 +27,8 @@ export function createMonitorStore(clickhouse: ClickHouseClient, db: string) {
       : clickhouse.insert({ table: `${db}.${table}`, values, format: 'JSONEachRow' }).then(() => undefined);
 
   return {
-    migrate: () => runStatements(clickhouse, monitorTablesDdl(db)),
+    // The registry's tables too: a reference follows the model's champion alias.
+    migrate: () => runStatements(clickhouse, [...registryTablesDdl(db), ...monitorTablesDdl(db)]),
 
     async saveReference(r: ReferenceProfile): Promise<void> {
       await insert('model_reference_profiles', [

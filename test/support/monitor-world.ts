@@ -44,7 +44,7 @@ export interface WorldOptions {
   readonly labelShare?: number;
 }
 
-function normal(rng: Rng): number {
+export function normal(rng: Rng): number {
   const u = 1 - rng.next();
   return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * rng.next());
 }
@@ -88,7 +88,7 @@ export function makeRow(
   return { features, p, y };
 }
 
-export function buildReference(seed: number, rows: number): ReferenceProfile {
+export function buildReference(seed: number, rows: number, model = 'world'): ReferenceProfile {
   const rng = createRng(seed);
   const columns: Record<string, number[]> = Object.fromEntries(FEATURES.map((f) => [f, []]));
   const scores: number[] = [];
@@ -100,7 +100,7 @@ export function buildReference(seed: number, rows: number): ReferenceProfile {
     labels.push(row.y);
   }
   return buildReferenceProfile({
-    model: 'world',
+    model,
     version: 1,
     id: `world-reference-${seed}`,
     columns,

@@ -94,7 +94,8 @@ function fold(p: Profile, column: Float64Array, n: number): void {
 export function flushWindow(w: LiveWindow, features: readonly string[]): void {
   const n = w.buffered;
   if (n === 0) return;
-  for (let i = 0; i < features.length; i++) fold(w.profiles.features[features[i] as string]!, w.buffers[i]!, n);
+  for (let i = 0; i < features.length; i++)
+    fold(w.profiles.features[features[i] as string]!, w.buffers[i]!, n);
   fold(w.profiles.prediction, w.outputBuffer, n);
   w.buffered = 0;
 }

@@ -3,8 +3,8 @@ import { describe, it } from 'node:test';
 import {
   DEFAULT_SELECTION_RULES,
   decideDrift,
-  EVIDENTLY_SELECTION_RULES,
   defaultTest,
+  EVIDENTLY_SELECTION_RULES,
   evaluateFeature,
   type FeatureOutcome,
   type FeatureProfile,
@@ -60,7 +60,10 @@ describe('defaultTest follows Evidently’s default selection', () => {
       const ours = defaultTest(profile(p)).test;
       assert.equal(ours, evidently === 'jensenshannon' ? 'chisquare' : evidently, JSON.stringify(p));
     }
-    assert.match(defaultTest(profile({ type: 'categorical', distinct: 4, referenceSize: 5000 })).reason, /w floor/);
+    assert.match(
+      defaultTest(profile({ type: 'categorical', distinct: 4, referenceSize: 5000 })).reason,
+      /w floor/,
+    );
   });
 
   it('takes other thresholds when given other rules', () => {
@@ -288,7 +291,12 @@ describe('evaluateFeature end to end', () => {
     const reference = Float64Array.from({ length: 2000 }, (_, i) => i % 3);
     const current = Float64Array.from({ length: 2000 }, (_, i) => (i % 4 === 0 ? 2 : i % 3));
     assert.deepEqual(profileFeature({ type: 'numerical', reference, current }).distinct, 3);
-    const r = evaluateFeature('levels', { type: 'numerical', reference, current }, {}, EVIDENTLY_SELECTION_RULES);
+    const r = evaluateFeature(
+      'levels',
+      { type: 'numerical', reference, current },
+      {},
+      EVIDENTLY_SELECTION_RULES,
+    );
     assert.equal(r.test, 'jensenshannon');
     assert.ok(r.statistic > 0 && r.statistic < 1);
   });
