@@ -78,7 +78,7 @@ async function score(path: string, features: readonly string[], columns: Record<
   const { readFile } = await import('node:fs/promises');
   const session = await loadSession(await readFile(path));
   const signature = signatureOf(session);
-  const rows = columns[features[0]]!.length;
+  const rows = columns[features[0] as string]!.length;
   const scores = new Float64Array(rows);
   const batch = 4096;
   for (let from = 0; from < rows; from += batch) {
@@ -86,11 +86,11 @@ async function score(path: string, features: readonly string[], columns: Record<
     const data = new Float32Array(n * features.length);
     for (let r = 0; r < n; r++)
       for (let c = 0; c < features.length; c++)
-        data[r * features.length + c] = columns[features[c]]![from + r] ?? 0;
+        data[r * features.length + c] = columns[features[c] as string]![from + r] ?? 0;
     const out = await session.run({
       [signature.input]: new ort.Tensor('float32', data, [n, features.length]),
     });
-    const values = out[signature.outputs[0]]!.data as Float32Array;
+    const values = out[signature.outputs[0] as string]!.data as Float32Array;
     const width = values.length / n;
     for (let r = 0; r < n; r++)
       scores[from + r] = scoreOf(Array.from(values.subarray(r * width, (r + 1) * width)));

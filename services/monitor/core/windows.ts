@@ -6,7 +6,7 @@
  * several times faster than one value at a time and gives the same profile.
  */
 import type { ProfileSet } from './compare.ts';
-import { addCategories, addNumbers, emptyLike, type Profile } from './profile.ts';
+import { addCategories, addNumberBlock, emptyLike, type Profile } from './profile.ts';
 
 const BLOCK = 2048;
 
@@ -24,8 +24,10 @@ export interface LiveWindow {
   /** Joined labels and the outputs they label. */
   labels: number[];
   labelledScores: number[];
-  /** Model versions that served the window's predictions, with counts. */
+  /** Model versions that served the window's predictions, with counts (the current run not yet in). */
   readonly versions: Map<number, number>;
+  runVersion: number;
+  runLength: number;
   /** Kafka position after the window's newest prediction, '<topic>:<partition>' → next offset. */
   readonly offsets: Record<string, number>;
 }
@@ -52,6 +54,8 @@ export function openWindow(
     labels: [],
     labelledScores: [],
     versions: new Map(),
+    runVersion: Number.NaN,
+    runLength: 0,
     offsets: {},
   };
 }
@@ -65,9 +69,10 @@ export function addRow(
   version: number,
 ): void {
   const at = w.buffered;
+  const buffers = w.buffers;
   for (let i = 0; i < features.length; i++) {
-    const v = values[features[i]!];
-    w.buffers[i]![at] = typeof v === 'number' ? v : Number.NaN;
+    const v = values[features[i] as string];
+    buffers[i]![at] = typeof v === 'number' ? v : Number.NaN;
   }
   w.outputBuffer[at] = output;
   w.buffered = at + 1;
@@ -78,30 +83,41 @@ export function addRow(
   }
   w.scores[w.rows] = output;
   w.rows++;
-  w.versions.set(version, (w.versions.get(version) ?? 0) + 1);
+  // Versions change rarely: count runs of one version, not a Map update per row.
+  if (version === w.runVersion) w.runLength++;
+  else {
+    countVersionRun(w);
+    w.runVersion = version;
+    w.runLength = 1;
+  }
   if (w.buffered === BLOCK) flushWindow(w, features);
 }
 
-function fold(p: Profile, column: Float64Array, n: number): void {
-  if (p.kind === 'numerical') addNumbers(p, column, 0, n);
-  else
-    addCategories(
-      p,
-      Array.from(column.subarray(0, n), (x) => (Number.isNaN(x) ? null : x)),
-    );
+/** Folds column[from, to) of one input into its profile: the profile update itself. */
+export function foldColumn(p: Profile, column: Float64Array, from: number, to: number): void {
+  if (p.kind === 'numerical') addNumberBlock(p, column, from, to);
+  // NaN (missing in a buffer) is not a finite number: addCategories counts it missing.
+  else addCategories(p, column, from, to);
 }
 
 export function flushWindow(w: LiveWindow, features: readonly string[]): void {
   const n = w.buffered;
   if (n === 0) return;
   for (let i = 0; i < features.length; i++)
-    fold(w.profiles.features[features[i] as string]!, w.buffers[i]!, n);
-  fold(w.profiles.prediction, w.outputBuffer, n);
+    foldColumn(w.profiles.features[features[i] as string]!, w.buffers[i]!, 0, n);
+  foldColumn(w.profiles.prediction, w.outputBuffer, 0, n);
   w.buffered = 0;
+}
+
+function countVersionRun(w: LiveWindow): void {
+  if (w.runLength > 0) w.versions.set(w.runVersion, (w.versions.get(w.runVersion) ?? 0) + w.runLength);
+  w.runLength = 0;
 }
 
 /** The model version that served most of the window (its reference is the one compared). */
 export function mainVersion(w: LiveWindow): number | null {
+  countVersionRun(w);
+  w.runVersion = Number.NaN;
   let best: number | null = null;
   let most = -1;
   for (const [v, n] of w.versions) {
