@@ -222,7 +222,7 @@ async function endToEnd(reference: ReturnType<typeof buildReference>, e2eRows: n
     },
   });
   const redis = createRedis(config.redis.url);
-  await redis.del(`flywheel:monitor:{${model}}:controller`);
+  await redis.del(`${config.redis.keyPrefix}monitor:{${model}}:controller`);
   const service = createMonitorService({
     config,
     logger,

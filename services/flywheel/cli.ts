@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { runReadOnlyQuery } from '../console/index.ts';
-import { driftCommand } from '../monitor/cli.ts';
+import { driftCommand } from '../monitor/index.ts';
 import { closeEmbeddedClickHouse, createClickHouse } from '../platform/clickhouse.ts';
 import { type ResolvedConfig, sectionSettings } from '../platform/config.ts';
 import { FlywheelError } from '../platform/errors.ts';

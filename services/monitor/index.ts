@@ -1,3 +1,4 @@
+export { driftCommand, MAX_REFERENCE_ROWS } from './cli.ts';
 export { MONITOR_CONFIG, type MonitorSettings } from './config.ts';
 export { compareProfileSets, compareProfiles, type ProfileSet, type WindowDrift } from './core/compare.ts';
 export {

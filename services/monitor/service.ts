@@ -153,7 +153,7 @@ export function createMonitorService(deps: MonitorServiceDeps) {
     return e;
   }
 
-  const stateKey = (model: string) => `flywheel:monitor:{${model}}:controller`;
+  const stateKey = (model: string) => `${deps.config.redis.keyPrefix}monitor:{${model}}:controller`;
 
   async function loadState(model: string): Promise<ControllerState> {
     const text = await deps.redis.get(stateKey(model));

@@ -5,7 +5,7 @@
  */
 import type { ClickHouseClient } from '@clickhouse/client';
 import { runStatements } from '../platform/clickhouse.ts';
-import { registryTablesDdl } from '../registry/tables.ts';
+import { registryTablesDdl } from '../registry/index.ts';
 import type { Decision } from './core/controller.ts';
 import type { RealisedReport, ReferenceProfile, WindowReport } from './core/monitor-core.ts';
 import { type ReferenceJson, referenceFromJson, referenceToJson } from './core/reference.ts';
