@@ -217,12 +217,9 @@ async function main(argv: string[]): Promise<void> {
       return;
     case 'drift': {
       const project = await loadProject(projectDir(flag));
-      await driftCommand(
-        rest.length ? argv.slice(argv.indexOf('drift') + 1) : [],
-        project.definition.models,
-        config,
-        withClickHouse,
-      );
+      // Everything after the command word (a --project value that reads "drift" is not it).
+      const at = argv.findIndex((a, i) => a === 'drift' && argv[i - 1] !== '--project');
+      await driftCommand(argv.slice(at + 1), project.definition.models, config, withClickHouse);
       process.exit(0);
       return;
     }

@@ -11,7 +11,7 @@
  * Both open the offline store themselves (embedded: no other process may hold the folder; or point
  * CLICKHOUSE_URL at a server). The running monitor serves the report too: GET /v1/monitor/<model>/report.
  */
-import { createReadStream } from 'node:fs';
+import { createReadStream, statSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
@@ -35,16 +35,34 @@ const USAGE =
 /** Most rows a reference is built from: the profile is exact up to here, and memory stays bounded. */
 export const MAX_REFERENCE_ROWS = 5_000_000;
 
-function labelOf(v: unknown): number | null {
+/** A row's label: null when absent; classification takes 0/1, true/false (or their strings) only. */
+function labelOf(v: unknown, task: ModelDefinitionSpec['task'], where: string): number | null {
+  if (v === null || v === undefined) return null;
   if (v === true || v === 'true' || v === 1 || v === '1') return 1;
   if (v === false || v === 'false' || v === 0 || v === '0') return 0;
-  const n = typeof v === 'string' && v.trim() !== '' ? Number(v) : typeof v === 'number' ? v : Number.NaN;
-  return Number.isFinite(n) ? n : null;
+  const n = typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' ? Number(v) : Number.NaN;
+  if (task === 'binary_classification' || !Number.isFinite(n))
+    throw new FlywheelError(
+      'FW_BAD_REQUEST',
+      `${where}: label ${JSON.stringify(v)} is not ${task === 'regression' ? 'a finite number' : '0 or 1'}`,
+    );
+  return n;
 }
 
-async function readTrainingSet(file: string, features: readonly string[]) {
+function checkReadable(file: string): void {
+  let isFile = false;
+  try {
+    isFile = statSync(file).isFile();
+  } catch {
+    throw new FlywheelError('FW_BAD_REQUEST', `training set ${file} does not exist`);
+  }
+  if (!isFile) throw new FlywheelError('FW_BAD_REQUEST', `training set ${file} is not a file`);
+}
+
+async function readTrainingSet(file: string, features: readonly string[], task: ModelDefinitionSpec['task']) {
   const columns: Record<string, (number | null)[]> = Object.fromEntries(features.map((f) => [f, []]));
   const labels: (number | null)[] = [];
+  const seen = new Set<string>();
   let line = 0;
   for await (const text of createInterface({
     input: createReadStream(file),
@@ -57,19 +75,34 @@ async function readTrainingSet(file: string, features: readonly string[]) {
         'FW_BAD_REQUEST',
         `${file}: more than ${MAX_REFERENCE_ROWS} rows; sample it first`,
       );
-    let row: Record<string, unknown>;
+    let row: unknown;
     try {
-      row = JSON.parse(text) as Record<string, unknown>;
+      row = JSON.parse(text);
     } catch {
+      row = undefined;
+    }
+    if (typeof row !== 'object' || row === null || Array.isArray(row))
       throw new FlywheelError('FW_BAD_REQUEST', `${file}:${line}: not a JSON object`);
-    }
+    const record = row as Record<string, unknown>;
     for (const f of features) {
-      const v = row[f];
-      columns[f]!.push(typeof v === 'number' && Number.isFinite(v) ? v : null);
+      const v = record[f];
+      if (v !== undefined) seen.add(f);
+      if (v !== null && v !== undefined && !(typeof v === 'number' && Number.isFinite(v)))
+        throw new FlywheelError(
+          'FW_BAD_REQUEST',
+          `${file}:${line}: ${f} is ${JSON.stringify(v)}, not a number`,
+        );
+      columns[f]!.push(v === undefined ? null : (v as number | null));
     }
-    labels.push(labelOf(row.label));
+    labels.push(labelOf(record.label, task, `${file}:${line}`));
   }
   if (labels.length === 0) throw new FlywheelError('FW_BAD_REQUEST', `${file}: no rows`);
+  const absent = features.filter((f) => !seen.has(f));
+  if (absent.length > 0)
+    throw new FlywheelError(
+      'FW_BAD_REQUEST',
+      `${file}: no row has the model's input(s) ${absent.join(', ')}`,
+    );
   return { columns, labels };
 }
 
@@ -115,7 +148,7 @@ async function reference(
         : ((await registry.resolve(model.name, 'champion').catch(() => null)) ??
           (await registry.list(model.name)).at(-1));
     if (!v) throw new FlywheelError('FW_NOT_FOUND', `model ${model.name} has no registered version`);
-    const { columns, labels } = await readTrainingSet(file, v.features);
+    const { columns, labels } = await readTrainingSet(file, v.features, model.task);
     const scores = await score(v.path, v.features, columns);
     const labelled = labels.flatMap((l, i) => (l === null ? [] : [i]));
     const measured =
@@ -132,6 +165,12 @@ async function reference(
         ([k, x]) => k !== 'count' && k !== 'positives' && typeof x === 'number' && Number.isFinite(x),
       ),
     ) as Record<string, number>;
+    const metric = model.gate.metric ?? (model.task === 'regression' ? 'rmse' : 'auc');
+    if (metrics[metric] === undefined)
+      throw new FlywheelError(
+        'FW_BAD_REQUEST',
+        `${file} has no labelled rows to measure ${metric} on, and version ${v.version} has no registered ${metric}: the monitor needs the reference's ${metric}`,
+      );
     const kinds = Object.fromEntries(
       Object.entries(model.monitoring.features).flatMap(([f, c]) => (c.type ? [[f, c.type]] : [])),
     );
@@ -181,7 +220,51 @@ export async function driftCommand(
   config: Readonly<ResolvedConfig>,
   withClickHouse: WithClickHouse,
 ): Promise<void> {
-  const { positionals, values } = parseArgs({
+  let parsed: ReturnType<typeof parseDriftArgs>;
+  try {
+    parsed = parseDriftArgs(argv);
+  } catch (err) {
+    throw new FlywheelError('FW_BAD_REQUEST', `${(err as Error).message}; ${USAGE}`);
+  }
+  const { positionals, values } = parsed;
+  const [command, name] = positionals;
+  if (command !== 'reference' && command !== 'report')
+    throw new FlywheelError(
+      'FW_BAD_REQUEST',
+      command ? `unknown drift command "${command}"; ${USAGE}` : USAGE,
+    );
+  if (!name) throw new FlywheelError('FW_BAD_REQUEST', USAGE);
+  const model = models.find((m) => m.name === name);
+  if (!model)
+    throw new FlywheelError(
+      'FW_NOT_FOUND',
+      `the project has no model "${name}" (it has: ${models.map((m) => m.name).join(', ') || 'none'})`,
+    );
+  if (command === 'reference') {
+    const file = values['training-set'];
+    if (!file) throw new FlywheelError('FW_BAD_REQUEST', USAGE);
+    checkReadable(file);
+    const version = values.version === undefined ? undefined : positiveInteger('--version', values.version);
+    process.stdout.write(
+      `${JSON.stringify(await reference(model, file, version, config, withClickHouse))}\n`,
+    );
+    return;
+  }
+  if (command === 'report') {
+    const windows = values.windows === undefined ? 24 : positiveInteger('--windows', values.windows);
+    if (windows > 10_000) throw new FlywheelError('FW_BAD_REQUEST', `--windows ${windows} is over 10000`);
+    const report = await withClickHouse(config, async (clickhouse) => {
+      const store = createMonitorStore(clickhouse, config.clickhouse.database);
+      await store.migrate();
+      return store.report(model.name, windows);
+    });
+    process.stdout.write(`${values.json ? JSON.stringify(report) : printReport(report)}\n`);
+    return;
+  }
+}
+
+function parseDriftArgs(argv: string[]) {
+  return parseArgs({
     args: argv,
     allowPositionals: true,
     options: {
@@ -192,36 +275,10 @@ export async function driftCommand(
       project: { type: 'string' },
     },
   });
-  const [command, name] = positionals;
-  if (!command || !name) throw new FlywheelError('FW_BAD_REQUEST', USAGE);
-  const model = models.find((m) => m.name === name);
-  if (!model)
-    throw new FlywheelError(
-      'FW_NOT_FOUND',
-      `the project has no model "${name}" (it has: ${models.map((m) => m.name).join(', ') || 'none'})`,
-    );
-  if (command === 'reference') {
-    const file = values['training-set'];
-    if (!file) throw new FlywheelError('FW_BAD_REQUEST', USAGE);
-    const version = values.version === undefined ? undefined : Number(values.version);
-    if (version !== undefined && !(Number.isInteger(version) && version > 0))
-      throw new FlywheelError('FW_BAD_REQUEST', `--version ${values.version} is not a positive integer`);
-    process.stdout.write(
-      `${JSON.stringify(await reference(model, file, version, config, withClickHouse))}\n`,
-    );
-    return;
-  }
-  if (command === 'report') {
-    const windows = values.windows === undefined ? 24 : Number(values.windows);
-    if (!(Number.isInteger(windows) && windows > 0 && windows <= 10_000))
-      throw new FlywheelError('FW_BAD_REQUEST', `--windows ${values.windows} is not an integer in 1…10000`);
-    const report = await withClickHouse(config, async (clickhouse) => {
-      const store = createMonitorStore(clickhouse, config.clickhouse.database);
-      await store.migrate();
-      return store.report(model.name, windows);
-    });
-    process.stdout.write(`${values.json ? JSON.stringify(report) : printReport(report)}\n`);
-    return;
-  }
-  throw new FlywheelError('FW_BAD_REQUEST', `unknown drift command "${command}"; ${USAGE}`);
+}
+
+function positiveInteger(flag: string, text: string): number {
+  if (!/^[1-9][0-9]{0,8}$/.test(text))
+    throw new FlywheelError('FW_BAD_REQUEST', `${flag} ${text} is not a positive integer`);
+  return Number(text);
 }
