@@ -175,32 +175,33 @@ async function endToEnd(reference: ReturnType<typeof buildReference>, e2eRows: n
     }
     await producer.send({ topic, messages, acks: -1 });
   }
-  // One prediction past the last window's end (and its label delay) closes and finalises the rest.
+  // One prediction per partition past the last window's end (and its label delay) closes and finalises
+  // the rest: the watermark is the oldest partition's.
   const last = t0 + Math.ceil(e2eRows / windowRows) * windowMs + 2 * windowMs;
   const closer = makeRow(rng, undefined);
+  const partitions = [0, 1];
   await producer.send({
     topic,
     acks: -1,
-    messages: [
-      {
-        key: 'u0',
-        value: encode({
-          request_id: 'closer',
-          model,
-          model_version: 1,
-          entity_key: 'u0',
-          features: closer.features,
-          feature_freshness_ms: {},
-          output: [closer.p],
-          label: null,
-          predicted_at: last,
-          latency_micros: 100,
-        }),
-      },
-    ],
+    messages: partitions.map((partition) => ({
+      partition,
+      key: `closer-${partition}`,
+      value: encode({
+        request_id: `closer-${partition}`,
+        model,
+        model_version: 1,
+        entity_key: `closer-${partition}`,
+        features: closer.features,
+        feature_freshness_ms: {},
+        output: [closer.p],
+        label: null,
+        predicted_at: last,
+        latency_micros: 100,
+      }),
+    })),
   });
   await producer.disconnect();
-  const total = e2eRows + 1;
+  const total = e2eRows + partitions.length;
 
   const decodePerS = await decodeBaseline(kafka, codec, topic, total);
   progress(`bare consume + decode: ${Math.round(decodePerS)} predictions/s`);

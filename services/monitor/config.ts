@@ -16,6 +16,10 @@ export const MonitorSettingsSchema = z.strictObject({
   wallClock: z.union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')]).default(true),
   /** How often a model's reference profile is looked up again (a new champion's takes over). */
   referenceRefreshMs: z.coerce.number().int().min(100).max(3_600_000).default(10_000),
+  /** A prediction made further ahead of this clock is refused (dead-lettered): it would close every window. */
+  maxFutureSkewMs: z.coerce.number().int().min(0).max(86_400_000).default(300_000),
+  /** A retrain run open this long without an answer is closed as failed, so it cannot hold the model forever. */
+  runTimeoutMs: z.coerce.number().int().min(60_000).default(86_400_000),
 });
 
 export type MonitorSettings = z.output<typeof MonitorSettingsSchema>;
@@ -45,6 +49,17 @@ export const MONITOR_CONFIG: ConfigSection<MonitorSettings> = {
       path: 'monitor.wallClock',
       description:
         'Close windows by the wall clock when traffic is quiet (false: only by the data’s own times).',
+    },
+    {
+      env: 'FLYWHEEL_MONITOR_MAX_FUTURE_SKEW_MS',
+      path: 'monitor.maxFutureSkewMs',
+      description:
+        'A prediction made further ahead of the monitor’s clock is dead-lettered (it would close every window).',
+    },
+    {
+      env: 'FLYWHEEL_MONITOR_RUN_TIMEOUT_MS',
+      path: 'monitor.runTimeoutMs',
+      description: 'A retrain run open this long without an answer is closed as failed.',
     },
     {
       env: 'FLYWHEEL_MONITOR_REFERENCE_REFRESH_MS',

@@ -32,6 +32,8 @@ import type { MonitorSettings } from './config.ts';
 import { type ControllerState, initialState } from './core/controller.ts';
 import {
   createMonitorCore,
+  labelValue,
+  MAX_OPEN_WINDOWS,
   type MonitorCore,
   type MonitorOutput,
   type MonitorSpec,
@@ -108,6 +110,8 @@ interface ModelMonitor {
   core: MonitorCore | null;
   /** The last reference looked up, by id, to notice a new champion. */
   referenceKey: string | null;
+  /** When the reference was last looked up. */
+  checkedAt: number;
 }
 
 const asMillis = (v: unknown): number => (v instanceof Date ? v.getTime() : Number(v));
@@ -118,7 +122,7 @@ export function createMonitorService(deps: MonitorServiceDeps) {
   const monitors = new Map<string, ModelMonitor>(
     deps.models.map((d) => [
       d.name,
-      { spec: monitorSpecFor(d, settings), definition: d, core: null, referenceKey: null },
+      { spec: monitorSpecFor(d, settings), definition: d, core: null, referenceKey: null, checkedAt: 0 },
     ]),
   );
   const outcomeTopics = new Map<string, ModelMonitor[]>();
@@ -160,9 +164,18 @@ export function createMonitorService(deps: MonitorServiceDeps) {
     return text ? (JSON.parse(text) as ControllerState) : initialState(model);
   }
 
-  /** Looks up the model's reference; a new one (a new champion's) replaces the old from the next window. */
-  async function refreshReference(m: ModelMonitor): Promise<void> {
-    const reference = await store.loadReference(m.spec.model);
+  /**
+   * Looks up the model's reference (at most every referenceRefreshMs); a new one (a new champion's)
+   * replaces the old from the next window. A reference that cannot be used is logged once and waited
+   * out. The first reference of a running monitor rebuilds everything (recover): its windows must start
+   * from the replay, not from the middle of one.
+   */
+  async function refreshReference(m: ModelMonitor, starting: boolean): Promise<void> {
+    if (!starting && Date.now() - m.checkedAt < settings.referenceRefreshMs) return;
+    m.checkedAt = Date.now();
+    const current = await store.referenceKey(m.spec.model);
+    if (current !== null && current === m.referenceKey) return;
+    const reference = current === null ? null : await store.loadReference(m.spec.model);
     if (!reference) {
       if (m.referenceKey === null) {
         logger.warn('no reference profile yet: predictions are not monitored until one is stored', {
@@ -185,8 +198,12 @@ export function createMonitorService(deps: MonitorServiceDeps) {
     });
   }
 
-  async function emit(m: ModelMonitor, outputs: readonly MonitorOutput[]): Promise<void> {
-    if (outputs.length === 0) return;
+  async function emit(
+    m: ModelMonitor,
+    outputs: readonly MonitorOutput[],
+    stateChanged = false,
+  ): Promise<void> {
+    if (outputs.length === 0 && !stateChanged) return;
     const now = Date.now();
     for (const o of outputs) {
       if (o.kind === 'window') {
@@ -279,40 +296,71 @@ export function createMonitorService(deps: MonitorServiceDeps) {
     });
   }
 
-  function onPrediction(model: string, v: Record<string, unknown>, key: string, next: number): void {
+  const invalid = (message: string) => new FlywheelError('FW_EVENT_INVALID', message);
+
+  /** Reads one prediction into its model's core; a record it cannot take comes back as the reason. */
+  function onPrediction(
+    model: string,
+    v: Record<string, unknown>,
+    key: string,
+    next: number,
+  ): FlywheelError | null {
     const m = monitors.get(model);
-    if (!m?.core) return;
-    const state = m.core.addPrediction({
+    if (!m?.core) return null;
+    const predictedAt = asMillis(v.predicted_at);
+    if (predictedAt > Date.now() + settings.maxFutureSkewMs) {
+      records.inc({ model, kind: 'invalid_prediction' });
+      return new FlywheelError(
+        'FW_EVENT_TIME_OUT_OF_BOUNDS',
+        `predicted_at ${new Date(predictedAt).toISOString()} is more than ${settings.maxFutureSkewMs} ms ahead of this clock`,
+      );
+    }
+    const result = m.core.addPrediction({
       requestId: String(v.request_id),
       entity: String(v.entity_key),
       features: v.features as Record<string, number | null>,
       score: scoreOf(v.output as number[]),
-      predictedAt: asMillis(v.predicted_at),
+      predictedAt,
       version: Number(v.model_version),
       position: { key, next },
     });
-    records.inc({ model, kind: state === 'late' ? 'late_prediction' : 'prediction' });
+    records.inc({ model, kind: result === 'ok' ? 'prediction' : `${result}_prediction` });
+    return result === 'invalid'
+      ? invalid(
+          `prediction ${String(v.request_id)}: output ${JSON.stringify(v.output)} is not a ${m.spec.task === 'binary_classification' ? 'probability in [0, 1]' : 'finite number'}, or it lies beyond ${MAX_OPEN_WINDOWS} open windows`,
+        )
+      : null;
   }
 
-  function onOutcome(topic: string, v: Record<string, unknown>): void {
+  /** Reads one outcome into the cores of the models it labels; the first refusal comes back. */
+  function onOutcome(topic: string, v: Record<string, unknown>): FlywheelError | null {
+    let refusal: FlywheelError | null = null;
     for (const m of outcomeTopics.get(topic) ?? []) {
       if (!m.core) continue;
       const source = deps.sources.get(m.definition.label.source)!;
       const raw = v[m.definition.label.field];
-      const label = typeof raw === 'boolean' ? (raw ? 1 : 0) : Number(raw);
-      if (raw === null || raw === undefined || !Number.isFinite(label)) {
+      if (raw === null || raw === undefined) {
         records.inc({ model: m.spec.model, kind: 'unlabelled_outcome' });
         continue;
       }
+      const label = labelValue(raw);
       const join = m.definition.label.join;
-      const result = m.core.addOutcome({
-        ...(join.by === 'request_id' ? { requestId: String(v[join.field]) } : {}),
-        entity: String(v[source.keyField]),
-        label,
-        at: asMillis(v[source.timestampField]),
-      });
-      records.inc({ model: m.spec.model, kind: result === 'joined' ? 'outcome' : 'unmatched_outcome' });
+      const result =
+        label === null
+          ? 'invalid'
+          : m.core.addOutcome({
+              ...(join.by === 'request_id' ? { requestId: String(v[join.field]) } : {}),
+              entity: String(v[source.keyField]),
+              label,
+              at: asMillis(v[source.timestampField]),
+            });
+      records.inc({ model: m.spec.model, kind: result === 'joined' ? 'outcome' : `${result}_outcome` });
+      if (result === 'invalid' && !refusal)
+        refusal = invalid(
+          `label ${m.definition.label.field} = ${JSON.stringify(raw)} is not ${m.spec.task === 'binary_classification' ? '0 or 1' : 'a finite number'} (model ${m.spec.model})`,
+        );
     }
+    return refusal;
   }
 
   /**
@@ -324,10 +372,20 @@ export function createMonitorService(deps: MonitorServiceDeps) {
     draining = draining
       .catch(() => undefined)
       .then(async () => {
-        for (const m of monitors.values()) {
-          if (!m.core) continue;
-          const upTo = settings.wallClock && caughtUp ? Date.now() : undefined;
-          await emit(m, m.core.advance(Date.now(), upTo));
+        if (broken) return;
+        try {
+          for (const m of monitors.values()) {
+            if (!m.core) continue;
+            const upTo = settings.wallClock && caughtUp ? Date.now() : undefined;
+            const expired = m.core.expireOpenRun(Date.now(), settings.runTimeoutMs);
+            if (expired)
+              logger.warn('retrain run timed out: closed as failed', { model: m.spec.model, runId: expired });
+            await emit(m, m.core.advance(Date.now(), upTo), expired !== null);
+          }
+        } catch (err) {
+          // Synchronously, before any later drain runs on cores that have moved past the lost output.
+          broken = true;
+          throw err;
         }
       });
     draining.catch((err) => recover(err as Error));
@@ -336,6 +394,8 @@ export function createMonitorService(deps: MonitorServiceDeps) {
 
   let recovering: Promise<void> | null = null;
   let stopped = false;
+  /** Set when an output failed: no core may advance until recover() has rebuilt them. */
+  let broken = false;
 
   /** Starts over from the persisted controller state: the replay re-creates what was not written. */
   function recover(err: Error): void {
@@ -347,6 +407,7 @@ export function createMonitorService(deps: MonitorServiceDeps) {
         m.core = null;
         m.referenceKey = null;
       }
+      broken = false;
       for (let attempt = 0; !stopped; attempt++) {
         await new Promise((r) => setTimeout(r, Math.min(30_000, 500 * 2 ** attempt)));
         try {
@@ -382,7 +443,7 @@ export function createMonitorService(deps: MonitorServiceDeps) {
         { topic: DRIFT_TOPIC, partitions: 1 },
         { topic: RETRAIN_TOPIC, partitions: 1 },
       ]);
-      for (const m of monitors.values()) await refreshReference(m);
+      for (const m of monitors.values()) await refreshReference(m, true);
       producer = createProducer(deps.kafka);
       await producer.connect();
       const dlq = createDeadLetterWriter({ producer, codec: deps.codec, service: 'monitor' });
@@ -399,6 +460,12 @@ export function createMonitorService(deps: MonitorServiceDeps) {
       const behind = new Set([...ends].filter(([k, high]) => high > (starts.get(k) ?? 0)).map(([k]) => k));
       caughtUp = behind.size === 0;
       consumer = createConsumer(deps.kafka, GROUP);
+      // Offsets are never committed, so a rejoin would resume from the topics' start: rebuild instead,
+      // from the persisted state, as after a restart.
+      let joins = 0;
+      consumer.on(consumer.events.GROUP_JOIN, () => {
+        if (++joins > 1) recover(new Error('the consumer group rebalanced'));
+      });
       await consumer.connect();
       await subscribeWithRetry(consumer, { topics, fromBeginning: true });
       await consumer.run({
@@ -426,8 +493,18 @@ export function createMonitorService(deps: MonitorServiceDeps) {
               });
               return;
             }
-            if (model) onPrediction(model, d.value, key, Number(msg.offset) + 1);
-            else onOutcome(batch.topic, d.value);
+            const refusal = model
+              ? onPrediction(model, d.value, key, Number(msg.offset) + 1)
+              : onOutcome(batch.topic, d.value);
+            if (refusal)
+              letters.push({
+                topic: batch.topic,
+                partition: batch.partition,
+                offset: Number(msg.offset),
+                key: msg.key,
+                value: msg.value,
+                error: refusal,
+              });
           });
           await dlq.send(letters);
           const last = batch.messages.at(-1);
@@ -436,6 +513,7 @@ export function createMonitorService(deps: MonitorServiceDeps) {
             caughtUp = true;
             logger.info('monitor caught up with its topics');
           }
+          await heartbeat();
           await drain();
           await heartbeat();
         },
@@ -450,7 +528,7 @@ export function createMonitorService(deps: MonitorServiceDeps) {
       }
       tick = setInterval(() => {
         void (async () => {
-          for (const m of monitors.values()) await refreshReference(m);
+          for (const m of monitors.values()) await refreshReference(m, false);
           await drain();
         })().catch((err) =>
           logger.warn('monitor reference lookup failed', { error: (err as Error).message }),

@@ -19,6 +19,11 @@ export function driftReportId(model: string, feature: string, windowStart: numbe
 }
 
 export function createMonitorStore(clickhouse: ClickHouseClient, db: string) {
+  const REFERENCE_CHOICE = `FROM ${db}.model_reference_profiles FINAL
+    WHERE model = {m:String}
+    ORDER BY (version = (SELECT argMax(version, set_at) FROM ${db}.model_aliases
+                         WHERE model = {m:String} AND alias = 'champion')) DESC, version DESC
+    LIMIT 1`;
   const query = async <T>(sql: string, params: Record<string, unknown> = {}): Promise<T[]> =>
     (await clickhouse.query({ query: sql, query_params: params, format: 'JSONEachRow' })).json<T>();
   const insert = (table: string, values: object[]) =>
@@ -44,16 +49,18 @@ export function createMonitorStore(clickhouse: ClickHouseClient, db: string) {
       ]);
     },
 
-    /** The champion's reference when the model has a champion with one, else the newest version's. */
-    async loadReference(model: string): Promise<ReferenceProfile | null> {
-      const rows = await query<{ profile: string }>(
-        `SELECT profile FROM ${db}.model_reference_profiles FINAL
-         WHERE model = {m:String}
-         ORDER BY (version = (SELECT argMax(version, set_at) FROM ${db}.model_aliases
-                              WHERE model = {m:String} AND alias = 'champion')) DESC, version DESC
-         LIMIT 1`,
+    /** Which reference loadReference would give, as `<version>/<reference id>`: cheap, no profile read. */
+    async referenceKey(model: string): Promise<string | null> {
+      const rows = await query<{ key: string }>(
+        `SELECT concat(toString(version), '/', reference_id) AS key ${REFERENCE_CHOICE}`,
         { m: model },
       );
+      return rows[0]?.key ?? null;
+    },
+
+    /** The champion's reference when the model has a champion with one, else the newest version's. */
+    async loadReference(model: string): Promise<ReferenceProfile | null> {
+      const rows = await query<{ profile: string }>(`SELECT profile ${REFERENCE_CHOICE}`, { m: model });
       return rows[0] ? referenceFromJson(JSON.parse(rows[0].profile) as ReferenceJson) : null;
     },
 

@@ -220,8 +220,9 @@ export interface ProfileSet {
 export interface WindowDrift {
   /** Inputs: per-feature decisions after BH and the floors, and dataset drift. */
   readonly inputs: DriftDecision & { readonly features: readonly (FeatureDecision & ProfileOutcome)[] };
-  /** Inputs that could not be tested (no values on one side). */
+  /** Inputs that could not be tested: no values on one side, or why the test refused (by feature). */
   readonly untested: readonly string[];
+  readonly refusals: Readonly<Record<string, string>>;
   /** Output-distribution drift, decided on its own (it is not one of the inputs' m). */
   readonly prediction: (ProfileOutcome & { drifted: boolean }) | null;
 }
@@ -235,19 +236,29 @@ export function compareProfileSets(
 ): WindowDrift {
   const outcomes: ProfileOutcome[] = [];
   const untested: string[] = [];
+  const refusals: Record<string, string> = {};
+  // One input's refusal (a configured test that does not fit this window, a statistic that overflowed)
+  // leaves it untested with its reason; it never stops the others.
+  const tryCompare = (feature: string, ref: Profile, cur: Profile | undefined): ProfileOutcome | null => {
+    if (!cur) return null;
+    try {
+      const o = compareProfiles(feature, ref, cur, configs[feature], options.rules);
+      if (o && !(Number.isFinite(o.statistic) && Number.isFinite(o.effectSize))) {
+        refusals[feature] = `${o.test} gave a non-finite statistic (values beyond the double range?)`;
+        return null;
+      }
+      return o;
+    } catch (err) {
+      refusals[feature] = (err as Error).message;
+      return null;
+    }
+  };
   for (const [feature, ref] of Object.entries(reference.features)) {
-    const cur = current.features[feature];
-    const outcome = cur ? compareProfiles(feature, ref, cur, configs[feature], options.rules) : null;
+    const outcome = tryCompare(feature, ref, current.features[feature]);
     if (outcome) outcomes.push(outcome);
     else untested.push(feature);
   }
-  const prediction = compareProfiles(
-    'prediction',
-    reference.prediction,
-    current.prediction,
-    configs.prediction,
-    options.rules,
-  );
+  const prediction = tryCompare('prediction', reference.prediction, current.prediction);
   const predictionDecision = prediction
     ? decideDrift([prediction], { correction: 'none' }).features[0]!
     : null;
@@ -255,6 +266,7 @@ export function compareProfileSets(
     // decideDrift keeps each outcome's own fields (selection, sizes) beside its decision.
     inputs: decideDrift(outcomes, options) as WindowDrift['inputs'],
     untested,
+    refusals,
     prediction:
       prediction && predictionDecision ? { ...prediction, drifted: predictionDecision.drifted } : null,
   };

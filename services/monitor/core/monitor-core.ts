@@ -3,8 +3,10 @@
  * controller's decisions out. The Kafka adapter (service.ts) and the tests drive the same code.
  *
  * - Predictions fall into tumbling windows of `windowMs` by the time they were made. A window closes
- *   when the watermark (the newest time seen) passes its end by `latenessMs`; a prediction for a closed
- *   window is counted late, never folded into a closed profile.
+ *   when the watermark passes its end by `latenessMs`; a prediction for a closed window is counted
+ *   late, never folded into a closed profile. The watermark is the predictions' own: the oldest of the
+ *   newest times of the partitions (a partition read ahead of another must not close the other's
+ *   windows), or a clock the caller passes (`advance(now, upTo)`). Labels never move it.
  * - At close: every input and the output are tested against the reference profile (compare.ts), the
  *   performance is estimated from the model's own probabilities (CBPE), and the controller observes the
  *   window.
@@ -13,6 +15,9 @@
  *   its end by the label delay; then the controller observes it, and the window is forgotten.
  * - Replays are silent: a window the controller has already seen (a restarted monitor re-reading its
  *   topics) produces no report and no decision, only the labels it still waits for.
+ * - Bad records are refused, not folded: a score that is not finite (or, for a classifier, outside
+ *   [0, 1]), a label that is not 0/1 for a classifier, a prediction beyond MAX_OPEN_WINDOWS windows
+ *   ahead. The adapter dead-letters them; the core counts them.
  */
 import type { FeatureTestConfig } from '../../core/statistics/index.ts';
 import { compareProfileSets, type ProfileSet, type WindowDrift } from './compare.ts';
@@ -116,12 +121,14 @@ export interface RealisedReport {
 }
 
 export type MonitorOutput =
-  | { readonly kind: 'window'; readonly report: WindowReport; readonly decision: Decision }
+  | { readonly kind: 'window'; readonly report: WindowReport; readonly decision: Decision | null }
   | { readonly kind: 'realised'; readonly report: RealisedReport; readonly decision: Decision | null };
 
 export interface MonitorCounters {
   predictions: number;
   latePredictions: number;
+  /** Predictions and labels refused (bad score or label, too far ahead). */
+  invalid: number;
   labelsJoined: number;
   labelsUnmatched: number;
   labelsLate: number;
@@ -131,17 +138,33 @@ export interface MonitorCounters {
 
 interface EntityPrediction {
   readonly at: number;
-  readonly window: LiveWindow;
+  /** Start of the window the prediction fell in. */
+  readonly window: number;
   readonly index: number;
+}
+
+/** What a window keeps once closed: its outputs and labels; the profiles and buffers are released. */
+interface LabelledWindow {
+  readonly start: number;
+  readonly end: number;
+  readonly rows: number;
+  readonly scores: Float64Array;
+  readonly labels: number[];
+  readonly labelledScores: number[];
 }
 
 /** A closed window still waiting for its labels. */
 interface ClosedWindow {
-  readonly window: LiveWindow;
+  readonly window: LabelledWindow;
   readonly replayed: boolean;
 }
 
 const ENTITY_HISTORY = 8;
+/**
+ * Most windows open at once. Windows close in time order, so more than a few are open only when
+ * predictions arrive far ahead of the rest (a wrong clock); beyond this they are refused.
+ */
+export const MAX_OPEN_WINDOWS = 48;
 
 export function createMonitorCore(
   spec: MonitorSpec,
@@ -158,12 +181,15 @@ export function createMonitorCore(
   const byRequest = new Map<number, Map<string, number>>();
   const byEntity = new Map<string, EntityPrediction[]>();
   let pending = 0;
-  let watermark = Number.NEGATIVE_INFINITY;
+  /** Newest prediction time per partition ('<topic>:<partition>', '' without a position). */
+  const partitionTimes = new Map<string, number>();
+  let clock = Number.NEGATIVE_INFINITY;
   /** Windows ending at or before this are closed (or never opened): later predictions for them are late. */
   let closedUntil = Number.NEGATIVE_INFINITY;
   const counters: MonitorCounters = {
     predictions: 0,
     latePredictions: 0,
+    invalid: 0,
     labelsJoined: 0,
     labelsUnmatched: 0,
     labelsLate: 0,
@@ -181,13 +207,34 @@ export function createMonitorCore(
       higherIsBetter: HIGHER_IS_BETTER[spec.metric],
     });
   }
-  settings(); // refuse a reference without the metric at once, not at the first window
+  checkReference(initialReference);
+
+  /** A reference must have the metric and a profile for every input, else no window can be tested. */
+  function checkReference(r: ReferenceProfile): void {
+    const missing = spec.features.filter((f) => !r.profiles.features[f]);
+    if (missing.length > 0)
+      throw new RangeError(
+        `the reference of ${spec.model} v${r.version} has no profile for ${missing.join(', ')}`,
+      );
+    const value = r.metrics[spec.metric];
+    if (value === undefined || !Number.isFinite(value))
+      throw new RangeError(`the reference of ${spec.model} v${r.version} has no ${spec.metric}`);
+  }
+
+  /** The oldest of the partitions' newest times, or the caller's clock when that is later. */
+  function watermarkNow(): number {
+    let min = Number.POSITIVE_INFINITY;
+    for (const t of partitionTimes.values()) if (t < min) min = t;
+    const data = partitionTimes.size > 0 ? min : Number.NEGATIVE_INFINITY;
+    return Math.max(data, clock);
+  }
 
   function windowFor(t: number): LiveWindow | null {
     const start = Math.floor(t / spec.windowMs) * spec.windowMs;
     if (start + spec.windowMs <= closedUntil) return null;
     let w = open.get(start);
     if (!w) {
+      if (open.size >= MAX_OPEN_WINDOWS) return null;
       w = openWindow(start, start + spec.windowMs, reference.profiles, spec.features);
       open.set(start, w);
       referenceOf.set(start, reference);
@@ -201,9 +248,12 @@ export function createMonitorCore(
       counters.labelsNotHeld++;
       return;
     }
-    pending++;
     if (spec.join.by === 'request_id') {
-      byRequest.get(w.start)!.set(`${p.requestId}\u0000${p.entity}`, index);
+      const keys = byRequest.get(w.start)!;
+      const key = `${p.requestId}\u0000${p.entity}`;
+      // A repeated prediction (a re-sent log batch) is held once: the later one is the one labelled.
+      if (!keys.has(key)) pending++;
+      keys.set(key, index);
       return;
     }
     let history = byEntity.get(p.entity);
@@ -211,17 +261,34 @@ export function createMonitorCore(
       history = [];
       byEntity.set(p.entity, history);
     }
-    history.push({ at: p.predictedAt, window: w, index });
-    if (history.length > ENTITY_HISTORY) history.shift();
+    pending++;
+    history.push({ at: p.predictedAt, window: w.start, index });
+    if (history.length > ENTITY_HISTORY) {
+      history.shift();
+      pending--;
+    }
   }
 
-  function addPrediction(p: PredictionInput): 'ok' | 'late' {
+  function validScore(score: number): boolean {
+    return Number.isFinite(score) && (spec.task !== 'binary_classification' || (score >= 0 && score <= 1));
+  }
+
+  function addPrediction(p: PredictionInput): 'ok' | 'late' | 'invalid' {
     counters.predictions++;
-    if (p.predictedAt > watermark) watermark = p.predictedAt;
+    if (!validScore(p.score) || !Number.isFinite(p.predictedAt)) {
+      counters.invalid++;
+      return 'invalid';
+    }
+    const partition = p.position?.key ?? '';
+    if (p.predictedAt > (partitionTimes.get(partition) ?? Number.NEGATIVE_INFINITY)) {
+      partitionTimes.set(partition, p.predictedAt);
+    }
+    const ahead = open.size >= MAX_OPEN_WINDOWS;
     const w = windowFor(p.predictedAt);
     if (!w) {
-      counters.latePredictions++;
-      return 'late';
+      if (ahead) counters.invalid++;
+      else counters.latePredictions++;
+      return ahead ? 'invalid' : 'late';
     }
     const index = w.rows;
     addRow(w, spec.features, p.features, p.score, p.version);
@@ -230,11 +297,11 @@ export function createMonitorCore(
     return 'ok';
   }
 
-  function findWindow(start: number): LiveWindow | undefined {
+  function findWindow(start: number): LabelledWindow | undefined {
     return open.get(start) ?? closed.get(start)?.window;
   }
 
-  function lookup(o: OutcomeInput): { window: LiveWindow; index: number } | null {
+  function lookup(o: OutcomeInput): { window: LabelledWindow; index: number } | null {
     if (spec.join.by === 'request_id') {
       if (o.requestId === undefined) return null;
       const key = `${o.requestId}\u0000${o.entity}`;
@@ -254,14 +321,22 @@ export function createMonitorCore(
       const h = history[i]!;
       if (h.at <= o.at && o.at - h.at <= spec.join.withinMs) {
         history.splice(i, 1);
-        return { window: h.window, index: h.index };
+        const window = findWindow(h.window);
+        return window ? { window, index: h.index } : null;
       }
     }
     return null;
   }
 
-  function addOutcome(o: OutcomeInput): 'joined' | 'unmatched' {
-    if (o.at > watermark) watermark = o.at;
+  function validLabel(label: number): boolean {
+    return spec.task === 'binary_classification' ? label === 0 || label === 1 : Number.isFinite(label);
+  }
+
+  function addOutcome(o: OutcomeInput): 'joined' | 'unmatched' | 'invalid' {
+    if (!validLabel(o.label)) {
+      counters.invalid++;
+      return 'invalid';
+    }
     const found = lookup(o);
     if (!found) {
       counters.labelsUnmatched++;
@@ -274,7 +349,7 @@ export function createMonitorCore(
     return 'joined';
   }
 
-  function realised(w: LiveWindow): PerformanceReading | null {
+  function realised(w: LabelledWindow): PerformanceReading | null {
     if (w.labels.length === 0) return null;
     const value = computeMetric(spec.metric, w.labels, w.labelledScores);
     return value === null ? null : { metric: spec.metric, value, count: w.labels.length };
@@ -288,8 +363,9 @@ export function createMonitorCore(
 
   function drifted(drift: WindowDrift | null): DriftEvidence[] {
     if (!drift) return [];
+    // The controller takes finite figures only; a test that could not give one is not evidence.
     const evidence = drift.inputs.features
-      .filter((f) => f.drifted)
+      .filter((f) => f.drifted && Number.isFinite(f.statistic) && Number.isFinite(f.effectSize))
       .map((f) => ({
         feature: f.feature,
         test: f.test,
@@ -314,8 +390,18 @@ export function createMonitorCore(
     open.delete(w.start);
     const against = referenceOf.get(w.start)!;
     referenceOf.delete(w.start);
-    const replayed = state.lastWindowEnd !== null && w.end <= state.lastWindowEnd;
-    closed.set(w.start, { window: w, replayed });
+    // A window that starts before the last one the controller saw was seen (or overlaps it, after the
+    // window length changed): it replays silently.
+    const replayed = state.lastWindowEnd !== null && w.start < state.lastWindowEnd;
+    const kept: LabelledWindow = {
+      start: w.start,
+      end: w.end,
+      rows: w.rows,
+      scores: w.scores.subarray(0, w.rows),
+      labels: w.labels,
+      labelledScores: w.labelledScores,
+    };
+    closed.set(w.start, { window: kept, replayed });
     if (replayed) return null;
     const drift =
       w.rows >= spec.minWindowRows
@@ -336,6 +422,8 @@ export function createMonitorCore(
       missing: missingCounts(w),
       offsets: { ...w.offsets },
     };
+    // Too few rows to test: reported, but a gap for the controller (it neither extends nor breaks a streak).
+    if (!drift) return { kind: 'window', report, decision: null };
     const step = observeWindow(
       state,
       {
@@ -363,7 +451,7 @@ export function createMonitorCore(
     byRequest.delete(w.start);
     if (spec.join.by === 'entity') {
       for (const [entity, history] of byEntity) {
-        const kept = history.filter((h) => h.window !== w);
+        const kept = history.filter((h) => h.window !== w.start);
         pending -= history.length - kept.length;
         if (kept.length === 0) byEntity.delete(entity);
         else byEntity.set(entity, kept);
@@ -379,6 +467,10 @@ export function createMonitorCore(
       rows: w.rows,
     };
     if (!reading) return c.replayed ? null : { kind: 'realised', report, decision: null };
+    // The controller knows only the windows it observed (an untested window is a gap).
+    if (!state.awaitingLabels.some((a) => a.windowEnd === w.end)) {
+      return c.replayed ? null : { kind: 'realised', report, decision: null };
+    }
     const step = observeRealised(state, w.end, reading, settings(), now);
     if (step.decision.action === 'hold' && step.decision.reason === 'replayed') return null;
     state = step.state;
@@ -390,7 +482,8 @@ export function createMonitorCore(
    * has passed, oldest first. `upTo` moves the watermark forward (a clock tick when traffic is quiet).
    */
   function advance(now: number, upTo?: number): MonitorOutput[] {
-    if (upTo !== undefined && upTo > watermark) watermark = upTo;
+    if (upTo !== undefined && upTo > clock) clock = upTo;
+    const watermark = watermarkNow();
     const out: MonitorOutput[] = [];
     for (const start of [...open.keys()].sort((a, b) => a - b)) {
       const w = open.get(start)!;
@@ -417,13 +510,23 @@ export function createMonitorCore(
     reference: (): ReferenceProfile => reference,
     /** A new champion's reference (its windows are compared with it from the next window on). */
     setReference(next: ReferenceProfile): void {
+      checkReference(next);
       reference = next;
-      settings();
     },
     runFinished(runId: string, outcome: RunOutcome, at: number): void {
       state = runFinished(state, runId, outcome, at);
     },
-    watermark: (): number => watermark,
+    /**
+     * Closes the open run as failed when it has been open `timeoutMs` (a trainer that never answered):
+     * without it one lost run would hold every later retrain. Returns the run id it closed.
+     */
+    expireOpenRun(now: number, timeoutMs: number): string | null {
+      const run = state.openRun;
+      if (!run || now - run.requestedAt < timeoutMs) return null;
+      state = runFinished(state, run.runId, 'failed', now);
+      return run.runId;
+    },
+    watermark: (): number => watermarkNow(),
     counters: (): Readonly<MonitorCounters> => counters,
     openWindows: (): number => open.size,
     awaitingLabels: (): number => closed.size,
@@ -432,6 +535,15 @@ export function createMonitorCore(
 }
 
 export type MonitorCore = ReturnType<typeof createMonitorCore>;
+
+/** A label as the outcomes carry it: booleans and 0/1 (also as strings), or a number; null otherwise. */
+export function labelValue(v: unknown): number | null {
+  if (v === true || v === 'true') return 1;
+  if (v === false || v === 'false') return 0;
+  if (typeof v === 'number') return Number.isFinite(v) ? v : null;
+  if (typeof v === 'string' && /^-?[0-9]+(\.[0-9]+)?$/.test(v.trim())) return Number(v);
+  return null;
+}
 
 /** The score of a logged output: the positive class's probability (last of two), or the value. */
 export function scoreOf(output: readonly number[]): number {
