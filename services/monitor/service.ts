@@ -439,7 +439,7 @@ export function createMonitorService(deps: MonitorServiceDeps) {
     const topics = [...[...monitors.keys()].map(predictionTopic), ...outcomeTopics.keys()];
     try {
       await ensureTopics(admin, [
-        ...topics.map((topic) => ({ topic, partitions: 1 })),
+        ...topics.map((topic) => ({ topic, partitions: 1, withDeadLetter: true })),
         { topic: DRIFT_TOPIC, partitions: 1 },
         { topic: RETRAIN_TOPIC, partitions: 1 },
       ]);

@@ -109,7 +109,10 @@ after(async () => {
 });
 
 /** Every message on a topic keyed by this test's model, read from the beginning by a group of its own. */
-async function messagesFor(topic: string): Promise<Array<Record<string, unknown>>> {
+async function messagesFor(
+  topic: string,
+  mine: (key: string | undefined) => boolean = (key) => key === model,
+): Promise<Array<Record<string, unknown>>> {
   const admin = kafka.admin();
   await admin.connect();
   const high = (await admin.fetchTopicOffsets(topic)).reduce((s, p) => s + Number(p.high), 0);
@@ -122,7 +125,7 @@ async function messagesFor(topic: string): Promise<Array<Record<string, unknown>
   await consumer.run({
     eachMessage: async ({ message }) => {
       seen++;
-      if (message.key?.toString() === model) out.push(await codec.decode(message.value!));
+      if (mine(message.key?.toString())) out.push(await codec.decode(message.value!));
     },
   });
   await eventually(async () => (seen >= high ? true : undefined), 30_000, `${topic} read to its end`);
@@ -269,6 +272,51 @@ test('drift that hurts → one ml.retrain naming the two drifted inputs; a resta
     'the replay read every prediction',
   );
   await new Promise((r) => setTimeout(r, 1_000));
+
+  // Hostile records on the prediction log: each goes to the dead-letter topic with its reason, and
+  // none moves the watermark or stops the monitor.
+  const hostile = (requestId: string, patch: Record<string, unknown>) =>
+    encodePrediction({
+      request_id: requestId,
+      model,
+      model_version: 1,
+      entity_key: 'u1',
+      features: {},
+      feature_freshness_ms: {},
+      output: [0.5],
+      label: null,
+      predicted_at: t0 + WINDOWS * WINDOW_MS,
+      latency_micros: 1,
+      ...patch,
+    });
+  await producer.send({
+    topic: `predictions.${model}`,
+    acks: -1,
+    messages: [
+      { key: 'u1', value: hostile('not-a-probability', { output: [1.7] }) },
+      { key: 'u1', value: hostile('far-future', { predicted_at: Date.now() + 86_400_000 }) },
+      { key: 'u1', value: Buffer.from('not avro at all') },
+    ],
+  });
+  const letters = await eventually(
+    async () => {
+      const found = await messagesFor(`predictions.${model}.dlq`, () => true);
+      return found.length >= 3 ? found : undefined;
+    },
+    30_000,
+    'three dead letters',
+  );
+  assert.deepEqual(letters.map((l) => l.error_code).sort(), [
+    'FW_DECODE_FAILED',
+    'FW_EVENT_INVALID',
+    'FW_EVENT_TIME_OUT_OF_BOUNDS',
+  ]);
+  assert.match(
+    letters.find((l) => l.error_code === 'FW_EVENT_INVALID')!.error_message as string,
+    /probability in \[0, 1\]/,
+  );
+  const status = again.status()[model] as { watermark: number; openWindows: number };
+  assert.ok(status.watermark < Date.now(), 'the far-future prediction did not move the watermark');
   await again.stop();
   assert.equal((await messagesFor(RETRAIN_TOPIC)).length, 1, 'no second retrain request after the replay');
   assert.equal((await messagesFor(DRIFT_TOPIC)).length, driftReports.length, 'no drift report twice');
