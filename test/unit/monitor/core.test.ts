@@ -94,6 +94,23 @@ describe('monitor core: refusals and bounds', () => {
     assert.equal(e.pendingLabels(), 0, 'every window finalised, nothing held');
   });
 
+  it('joins by entity: the newest prediction at or before the label, within `within`, each once', () => {
+    const c = core({ join: { by: 'entity', withinMs: 10_000 } });
+    c.addPrediction(prediction(1, T0 + 1_000, { entity: 'e', score: 0.1 }));
+    c.addPrediction(prediction(2, T0 + 5_000, { entity: 'e', score: 0.9 }));
+    c.addPrediction(prediction(3, T0 + 30_000, { entity: 'e', score: 0.5 }));
+    // At 6 s: the 5 s prediction (0.9), not the 1 s one; then the 1 s one; at 29 s nothing is within 10 s
+    // before it (the 30 s prediction is after it); the 30 s one is never labelled.
+    assert.equal(c.addOutcome({ entity: 'e', label: 1, at: T0 + 6_000 }), 'joined');
+    assert.equal(c.addOutcome({ entity: 'e', label: 0, at: T0 + 6_500 }), 'joined');
+    assert.equal(c.addOutcome({ entity: 'e', label: 1, at: T0 + 29_000 }), 'unmatched');
+    assert.equal(c.addOutcome({ entity: 'other', label: 1, at: T0 + 6_000 }), 'unmatched');
+    const realised = c.advance(T0, T0 + 10 * W).flatMap((o) => (o.kind === 'realised' ? [o.report] : []));
+    assert.equal(realised.length, 1);
+    // Labels 1 on 0.9 and 0 on 0.1: a perfect ranking.
+    assert.deepEqual([realised[0]!.labelled, realised[0]!.reading?.value], [2, 1]);
+  });
+
   it('an input whose values overflow is left untested with its reason; the others are tested', () => {
     const c = core();
     for (let i = 0; i < 200; i++) {
