@@ -12,8 +12,13 @@ import { MetricsRegistry } from '../services/platform/metrics.ts';
 import { createRedis } from '../services/platform/redis.ts';
 import { createRegistryCodec } from '../services/platform/registry-codec.ts';
 import { createStack } from '../services/platform/stack/stack.ts';
-import { ModelSpec } from '../services/project/schema.ts';
-import { buildReference, CATEGORICAL, FEATURES, makeRow } from '../test/support/monitor-world.ts';
+import {
+  buildReference,
+  CATEGORICAL,
+  FEATURES,
+  makeRow,
+  worldModelDefinition,
+} from '../test/support/monitor-world.ts';
 import { createRng } from '../test/support/prng.ts';
 import { scratchDir } from '../test/support/scratch.ts';
 import { shopSources } from '../test/support/shop-sources.ts';
@@ -206,22 +211,7 @@ async function endToEnd(reference: ReturnType<typeof buildReference>, e2eRows: n
   const decodePerS = await decodeBaseline(kafka, codec, topic, total);
   progress(`bare consume + decode: ${Math.round(decodePerS)} predictions/s`);
 
-  const definition = ModelSpec.parse({
-    name: model,
-    task: 'binary_classification',
-    features: FEATURES,
-    label: {
-      source: 'shop-outcomes',
-      field: 'is_fraud',
-      join: { by: 'request_id', field: 'event_id' },
-      maxDelay: '1h',
-    },
-    gate: { metric: 'auc' },
-    monitoring: {
-      window: '1h',
-      features: Object.fromEntries(CATEGORICAL.map((f) => [f, { type: 'categorical' }])),
-    },
-  });
+  const definition = worldModelDefinition(model, { window: '1h' });
   const redis = createRedis(config.redis.url);
   await redis.del(`${config.redis.keyPrefix}monitor:{${model}}:controller`);
   const service = createMonitorService({

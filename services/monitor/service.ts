@@ -482,29 +482,22 @@ export function createMonitorService(deps: MonitorServiceDeps) {
             : null;
           decoded.forEach((d, i) => {
             const msg = batch.messages[i]!;
-            if (!d.ok) {
+            const refusal = !d.ok
+              ? d.error
+              : model
+                ? onPrediction(model, d.value, key, Number(msg.offset) + 1)
+                : onOutcome(batch.topic, d.value);
+            if (refusal) {
+              const { topic, partition } = batch;
               letters.push({
-                topic: batch.topic,
-                partition: batch.partition,
-                offset: Number(msg.offset),
-                key: msg.key,
-                value: msg.value,
-                error: d.error,
-              });
-              return;
-            }
-            const refusal = model
-              ? onPrediction(model, d.value, key, Number(msg.offset) + 1)
-              : onOutcome(batch.topic, d.value);
-            if (refusal)
-              letters.push({
-                topic: batch.topic,
-                partition: batch.partition,
+                topic,
+                partition,
                 offset: Number(msg.offset),
                 key: msg.key,
                 value: msg.value,
                 error: refusal,
               });
+            }
           });
           await dlq.send(letters);
           const last = batch.messages.at(-1);

@@ -22,9 +22,14 @@ import { createConsumer, createKafka, createProducer, ensureTopics } from '../..
 import { MetricsRegistry } from '../../services/platform/metrics.ts';
 import { createRedis } from '../../services/platform/redis.ts';
 import { createRegistryCodec } from '../../services/platform/registry-codec.ts';
-import { ModelSpec } from '../../services/project/schema.ts';
 import { eventually, quietLogger, testConfig, uniqueName, useStack } from '../support/env.ts';
-import { type Bend, buildReference, FEATURES, makeRow } from '../support/monitor-world.ts';
+import {
+  type Bend,
+  buildReference,
+  FEATURES,
+  makeRow,
+  worldModelDefinition,
+} from '../support/monitor-world.ts';
 import { createRng } from '../support/prng.ts';
 import { SHOP_SCHEMA_FILES, shopSources } from '../support/shop-sources.ts';
 
@@ -38,29 +43,11 @@ const ROWS_PER_WINDOW = 2_000;
 const WINDOWS = 12;
 const DRIFT_FROM = 5;
 const LABEL_AFTER_MS = 45_000;
-const definition = ModelSpec.parse({
-  name: model,
-  task: 'binary_classification',
-  features: FEATURES,
-  label: {
-    source: 'shop-outcomes',
-    field: 'is_fraud',
-    join: { by: 'request_id', field: 'event_id' },
-    maxDelay: '2m',
-  },
-  gate: { metric: 'auc' },
-  monitoring: {
-    window: '1m',
-    lateness: '1s',
-    features: Object.fromEntries(
-      FEATURES.filter((f) => f.startsWith('v.c')).map((f) => [f, { type: 'categorical' }]),
-    ),
-    hysteresis: 2,
-    minLabels: 500,
-    minMetricRows: 200,
-    cooldown: '1h',
-  },
-});
+const definition = worldModelDefinition(
+  model,
+  { window: '1m', lateness: '1s', hysteresis: 2, minLabels: 500, minMetricRows: 200, cooldown: '1h' },
+  '2m',
+);
 const settings = MonitorSettingsSchema.parse({ wallClock: false, tickMs: 100, minWindowRows: 100 });
 
 let kafka: Kafka;
@@ -150,6 +137,22 @@ test('drift that hurts → one ml.retrain naming the two drifted inputs; a resta
   );
   const encodeOutcome = await codec.encoderFor(outcomeSchema.id);
 
+  /** One logged prediction as serving writes it; `fields` replace the defaults. */
+  const predictionValue = (requestId: string, fields: Record<string, unknown>) =>
+    encodePrediction({
+      request_id: requestId,
+      model,
+      model_version: 1,
+      entity_key: 'u1',
+      features: {},
+      feature_freshness_ms: {},
+      output: [0.5],
+      label: null,
+      predicted_at: 0,
+      latency_micros: 100,
+      ...fields,
+    });
+
   const service = monitor();
   await service.start();
   const rng = createRng(9);
@@ -172,17 +175,11 @@ test('drift that hurts → one ml.retrain naming the two drifted inputs; a resta
       const entity = `u${r % 500}`;
       messages.push({
         key: entity,
-        value: encodePrediction({
-          request_id: requestId,
-          model,
-          model_version: 1,
+        value: predictionValue(requestId, {
           entity_key: entity,
           features: row.features,
-          feature_freshness_ms: {},
           output: [row.p],
-          label: null,
           predicted_at: at,
-          latency_micros: 100,
         }),
       });
       pending.push({
@@ -276,19 +273,7 @@ test('drift that hurts → one ml.retrain naming the two drifted inputs; a resta
   // Hostile records on the prediction log: each goes to the dead-letter topic with its reason, and
   // none moves the watermark or stops the monitor.
   const hostile = (requestId: string, patch: Record<string, unknown>) =>
-    encodePrediction({
-      request_id: requestId,
-      model,
-      model_version: 1,
-      entity_key: 'u1',
-      features: {},
-      feature_freshness_ms: {},
-      output: [0.5],
-      label: null,
-      predicted_at: t0 + WINDOWS * WINDOW_MS,
-      latency_micros: 1,
-      ...patch,
-    });
+    predictionValue(requestId, { predicted_at: t0 + WINDOWS * WINDOW_MS, ...patch });
   await producer.send({
     topic: `predictions.${model}`,
     acks: -1,

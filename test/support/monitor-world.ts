@@ -15,6 +15,7 @@ import type {
   ReferenceProfile,
 } from '../../services/monitor/index.ts';
 import { buildReferenceProfile, createMonitorCore } from '../../services/monitor/index.ts';
+import { type ModelDefinitionSpec, ModelSpec } from '../../services/project/schema.ts';
 import { createRng, type Rng } from './prng.ts';
 
 export const NUMERIC = Array.from({ length: 40 }, (_, i) => `v.f${String(i).padStart(2, '0')}`);
@@ -191,3 +192,31 @@ export function runWorld(
 
 export const retrainsOf = (outputs: readonly MonitorOutput[]) =>
   outputs.flatMap((o) => (o.decision?.action === 'retrain' ? [o.decision] : []));
+
+/**
+ * The world's model as a project declares it: a classifier over the 50 inputs, the categorical ones
+ * marked, labels from the shop's outcomes source joined by request id. `monitoring` overrides the
+ * defaults (bench and integration tests use shorter windows).
+ */
+export function worldModelDefinition(
+  name: string,
+  monitoring: Record<string, unknown> = {},
+  maxDelay = '1h',
+): ModelDefinitionSpec {
+  return ModelSpec.parse({
+    name,
+    task: 'binary_classification',
+    features: FEATURES,
+    label: {
+      source: 'shop-outcomes',
+      field: 'is_fraud',
+      join: { by: 'request_id', field: 'event_id' },
+      maxDelay,
+    },
+    gate: { metric: 'auc' },
+    monitoring: {
+      features: Object.fromEntries(CATEGORICAL.map((f) => [f, { type: 'categorical' }])),
+      ...monitoring,
+    },
+  });
+}

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
-  DEFAULT_SELECTION_RULES,
   decideDrift,
   defaultTest,
   EVIDENTLY_SELECTION_RULES,
