@@ -14,6 +14,7 @@
  * One monitor process per model set: windows are per model, so a model's partitions must all reach
  * one consumer (the group has one member; a second replica would wait as a standby).
  */
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Redis } from 'ioredis';
@@ -48,7 +49,12 @@ const schemaFile = (name: string) =>
 
 export const DRIFT_TOPIC = 'ml.drift';
 export const RETRAIN_TOPIC = 'ml.retrain';
-const GROUP = 'flywheel-monitor';
+/**
+ * Offsets are never committed (the state is the controller's, the rest is re-read), so the group only
+ * assigns partitions. Each start joins a group of its own: a shared one would make a new process wait
+ * a session timeout for the member of a process that died, and split the topics between two.
+ */
+const groupId = () => `flywheel-monitor-${process.pid}-${randomBytes(4).toString('hex')}`;
 
 export interface MonitorServiceDeps {
   readonly config: Readonly<ResolvedConfig>;
@@ -444,9 +450,15 @@ export function createMonitorService(deps: MonitorServiceDeps) {
         { topic: RETRAIN_TOPIC, partitions: 1 },
       ]);
       for (const m of monitors.values()) await refreshReference(m, true);
-      producer = createProducer(deps.kafka);
-      await producer.connect();
-      const dlq = createDeadLetterWriter({ producer, codec: deps.codec, service: 'monitor' });
+      if (stopped) return;
+      const p = createProducer(deps.kafka);
+      producer = p;
+      await p.connect();
+      if (stopped) {
+        await p.disconnect();
+        return;
+      }
+      const dlq = createDeadLetterWriter({ producer: p, codec: deps.codec, service: 'monitor' });
       // Where to start, and where the backlog ends: the wall clock closes windows only past it.
       const since = replaySince();
       const starts = new Map<string, number>();
@@ -459,16 +471,23 @@ export function createMonitorService(deps: MonitorServiceDeps) {
       }
       const behind = new Set([...ends].filter(([k, high]) => high > (starts.get(k) ?? 0)).map(([k]) => k));
       caughtUp = behind.size === 0;
-      consumer = createConsumer(deps.kafka, GROUP);
-      // Offsets are never committed, so a rejoin would resume from the topics' start: rebuild instead,
-      // from the persisted state, as after a restart.
+      if (stopped) return;
+      // A local: stop() may run while this start is still under way, and clears the field.
+      const c = createConsumer(deps.kafka, groupId());
+      consumer = c;
+      // Offsets are never committed, so a rejoin (kafkajs restarts a crashed consumer) would resume
+      // from the topics' start: rebuild instead, from the persisted state, as after a restart.
       let joins = 0;
-      consumer.on(consumer.events.GROUP_JOIN, () => {
-        if (++joins > 1) recover(new Error('the consumer group rebalanced'));
+      c.on(c.events.GROUP_JOIN, () => {
+        if (++joins > 1) recover(new Error('the consumer rejoined its group'));
       });
-      await consumer.connect();
-      await subscribeWithRetry(consumer, { topics, fromBeginning: true });
-      await consumer.run({
+      await c.connect();
+      await subscribeWithRetry(c, { topics, fromBeginning: true });
+      if (stopped) {
+        await c.disconnect();
+        return;
+      }
+      await c.run({
         autoCommit: false,
         eachBatch: async ({ batch, heartbeat }) => {
           const decoded = await deps.codec.decodeMany(
@@ -511,9 +530,10 @@ export function createMonitorService(deps: MonitorServiceDeps) {
           await heartbeat();
         },
       });
+      if (stopped) return;
       for (const [k, offset] of starts) {
         const cut = k.lastIndexOf(':');
-        consumer.seek({
+        c.seek({
           topic: k.slice(0, cut),
           partition: Number(k.slice(cut + 1)),
           offset: String(offset),
