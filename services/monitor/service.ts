@@ -101,6 +101,7 @@ export function monitorSpecFor(model: ModelDefinitionSpec, settings: MonitorSett
       hysteresis: m.hysteresis,
       performanceDrop: m.performanceDrop,
       performanceWindows: m.performanceWindows,
+      harmZ: m.harmZ,
       minLabels: m.minLabels,
       minMetricRows: m.minMetricRows,
       cooldownMs: parseDuration(m.cooldown),

@@ -146,6 +146,8 @@ export const ModelSpec = z.strictObject({
       performanceDrop: z.number().positive().default(0.05),
       /** Consecutive windows of realised harm that retrain without input drift (concept drift). */
       performanceWindows: z.number().int().min(1).max(100).default(2),
+      /** A drop is harm only when it is also this many standard errors of the window's figure. */
+      harmZ: z.number().min(0).max(10).default(3),
       /** Labelled rows needed since the last retrain request before another. */
       minLabels: z.number().int().min(0).default(1000),
       /** A window's metric (realised or estimated) on fewer rows than this is not read as evidence. */
@@ -161,6 +163,7 @@ export const ModelSpec = z.strictObject({
       hysteresis: 3,
       performanceDrop: 0.05,
       performanceWindows: 2,
+      harmZ: 3,
       minLabels: 1000,
       minMetricRows: 200,
       cooldown: '6h',

@@ -130,6 +130,7 @@ export function worldSpec(
       hysteresis: 3,
       performanceDrop: 0.05,
       performanceWindows: 2,
+      harmZ: 3,
       minLabels: 1000,
       minMetricRows: 200,
       cooldownMs: 6 * 3_600_000,
@@ -178,7 +179,7 @@ export function runWorld(
       }
       while (nextLabel < labels.length && labels[nextLabel]!.at <= at) core.addOutcome(labels[nextLabel++]!);
       // The service advances on every batch it reads; a batch here is 500 predictions.
-      if (r % 500 === 499) outputs.push(...core.advance(at));
+      if (r % 500 === 499 || r === o.rowsPerWindow - 1) outputs.push(...core.advance(at));
     }
   }
   // Let the last windows close and their labels land.

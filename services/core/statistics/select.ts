@@ -8,10 +8,12 @@
  * for such numbers, Jensen–Shannon otherwise). Small samples cannot estimate a distance well; large ones
  * make every hypothesis test significant. Any feature can override the test, threshold and floor.
  *
- * One departure, Flywheel's default (EVIDENTLY_SELECTION_RULES keeps Evidently's): categories over 1000
- * reference rows get chi-square with an effect floor on Cohen's w, not Jensen–Shannon ≥ 0.1 — that line
+ * Two departures, Flywheel's defaults (EVIDENTLY_SELECTION_RULES keeps Evidently's): categories over
+ * 1000 rows get chi-square with an effect floor on Cohen's w, not Jensen–Shannon ≥ 0.1 — that line
  * misses a category moving from 10% to 16% of rows (JS ≈ 0.06 nats), a shift w reads as 0.18, nearly
- * twice its floor. Large samples cannot make chi-square cry wolf here: the floor, not the p-value, decides.
+ * twice its floor; large samples cannot make chi-square cry wolf here: the floor, not the p-value,
+ * decides. And the smaller of the two samples, not the reference alone, decides small or large: a
+ * monitor compares one large reference with live windows of any size.
  *
  * decideDrift adds what Evidently lacks: Benjamini–Hochberg across the features' p-values, and an
  * effect-size floor so a significant but negligible shift is not called drift.
@@ -49,6 +51,12 @@ export interface SelectionRules {
   readonly binaryMax: number;
   /** The test for categories over smallReferenceMax rows (Evidently: Jensen–Shannon; Flywheel: chi-square). */
   readonly largeCategorical: 'jensenshannon' | 'chisquare';
+  /**
+   * Which size decides small or large: the reference's (Evidently) or the smaller of the two (Flywheel:
+   * a monitor compares a large reference with windows of any size, and a distance read off a 200-row
+   * window is mostly noise — normalised Wasserstein crosses 0.1 on a quarter of calm 200-row windows).
+   */
+  readonly sizeFrom: 'reference' | 'smaller';
 }
 
 /** Flywheel's defaults: Evidently's rules, except chi-square (with its w floor) for large categoricals. */
@@ -57,12 +65,14 @@ export const DEFAULT_SELECTION_RULES: SelectionRules = {
   lowCardinalityMax: 5,
   binaryMax: 2,
   largeCategorical: 'chisquare',
+  sizeFrom: 'smaller',
 };
 
 /** Evidently's default selection, exactly. */
 export const EVIDENTLY_SELECTION_RULES: SelectionRules = {
   ...DEFAULT_SELECTION_RULES,
   largeCategorical: 'jensenshannon',
+  sizeFrom: 'reference',
 };
 
 /**
@@ -119,8 +129,12 @@ export function defaultTest(
   reason: string;
 } {
   const lowCardinality = profile.type === 'categorical' || profile.distinct <= rules.lowCardinalityMax;
-  const small = profile.referenceSize <= rules.smallReferenceMax;
-  const size = `reference ${small ? '≤' : '>'} ${rules.smallReferenceMax} rows`;
+  const bySmaller = rules.sizeFrom === 'smaller';
+  const decidingSize = bySmaller
+    ? Math.min(profile.referenceSize, profile.currentSize)
+    : profile.referenceSize;
+  const small = decidingSize <= rules.smallReferenceMax;
+  const size = `${bySmaller ? 'smaller sample' : 'reference'} ${small ? '≤' : '>'} ${rules.smallReferenceMax} rows`;
   if (!lowCardinality) {
     return small
       ? { test: 'ks', reason: `numerical, > ${rules.lowCardinalityMax} distinct values, ${size}` }

@@ -52,6 +52,12 @@ export interface PerformanceReading {
   metric: string;
   value: number;
   count: number;
+  /**
+   * The value's standard error from its rows, when known. A shortfall must also be `harmZ` of these:
+   * a 200-row window's AUC wanders by ±0.03, and two such windows 0.05 under the reference would
+   * otherwise retrain a healthy model on noise.
+   */
+  standardError?: number;
 }
 
 export interface WindowSummary {
@@ -93,6 +99,8 @@ export interface ControllerSettings {
   cooldownMs: number;
   /** Consecutive harmed realised readings that request a retrain without drift (concept drift). */
   performanceWindows: number;
+  /** A shortfall counts as harm only when it is also at least this many standard errors of its reading. */
+  harmZ: number;
 }
 
 /** The settings that are model-specific have no default: a wrong reference would decide everything. */
@@ -109,6 +117,7 @@ export const DEFAULT_CONTROLLER_SETTINGS: Readonly<Omit<ControllerSettings, keyo
   minMetricRows: 200,
   cooldownMs: 24 * 60 * 60 * 1000,
   performanceWindows: 2,
+  harmZ: 3,
 };
 
 /**
@@ -359,6 +368,8 @@ export function validateSettings(settings: ControllerSettings): ControllerSettin
     throw new RangeError(`cooldownMs ${settings.cooldownMs} is not a finite number ≥ 0`);
   if (typeof settings.higherIsBetter !== 'boolean')
     throw new RangeError(`higherIsBetter ${String(settings.higherIsBetter)} is not a boolean`);
+  if (!(settings.harmZ >= 0 && Number.isFinite(settings.harmZ)))
+    throw new RangeError(`harmZ ${settings.harmZ} is not a finite number ≥ 0`);
   return settings;
 }
 
@@ -374,6 +385,8 @@ function checkReading(name: string, r: PerformanceReading | null): void {
   if (typeof r.metric !== 'string') throw new RangeError(`${name}: metric is not a string`);
   if (!Number.isFinite(r.value)) throw new RangeError(`${name}: value ${r.value} is not finite`);
   checkCount(`${name}: count`, r.count, 0);
+  if (r.standardError !== undefined && !(r.standardError >= 0 && Number.isFinite(r.standardError)))
+    throw new RangeError(`${name}: standard error ${r.standardError} is not a finite number ≥ 0`);
 }
 
 function checkEvidence(end: number, evidence: readonly DriftEvidence[]): void {
@@ -411,7 +424,10 @@ function checkState(state: ControllerState): void {
 
 /** Readings are copied field by field so the state holds no caller object and no stray field. */
 function copyReading(r: PerformanceReading | null): PerformanceReading | null {
-  return r === null ? null : { metric: r.metric, value: r.value, count: r.count };
+  if (r === null) return null;
+  const copy: PerformanceReading = { metric: r.metric, value: r.value, count: r.count };
+  if (r.standardError !== undefined) copy.standardError = r.standardError;
+  return copy;
 }
 
 function copyEvidence(e: DriftEvidence): DriftEvidence {
@@ -434,7 +450,8 @@ function usable(r: PerformanceReading | null, s: ControllerSettings): r is Perfo
  */
 function isHarmed(r: PerformanceReading, s: ControllerSettings): boolean {
   const shortfall = s.higherIsBetter ? s.referenceValue - r.value : r.value - s.referenceValue;
-  return shortfall >= s.performanceDrop - 1e-9 * Math.max(1, Math.abs(s.referenceValue));
+  const bigEnough = shortfall >= s.performanceDrop - 1e-9 * Math.max(1, Math.abs(s.referenceValue));
+  return bigEnough && shortfall >= s.harmZ * (r.standardError ?? 0);
 }
 
 /** Realised when final and on enough rows, else the estimate on enough rows, else nothing to judge. */

@@ -33,7 +33,14 @@ import {
   type RunOutcome,
   runFinished,
 } from './controller.ts';
-import { computeMetric, estimateMetric, HIGHER_IS_BETTER, type Metric } from './performance.ts';
+import {
+  computeMetric,
+  estimateMetric,
+  estimateStandardError,
+  HIGHER_IS_BETTER,
+  type Metric,
+  metricStandardError,
+} from './performance.ts';
 import { addRow, flushWindow, type LiveWindow, mainVersion, openWindow } from './windows.ts';
 
 export type LabelJoinSpec =
@@ -352,13 +359,28 @@ export function createMonitorCore(
   function realised(w: LabelledWindow): PerformanceReading | null {
     if (w.labels.length === 0) return null;
     const value = computeMetric(spec.metric, w.labels, w.labelledScores);
-    return value === null ? null : { metric: spec.metric, value, count: w.labels.length };
+    if (value === null) return null;
+    const standardError = metricStandardError(spec.metric, w.labels, w.labelledScores);
+    return {
+      metric: spec.metric,
+      value,
+      count: w.labels.length,
+      ...(Number.isFinite(standardError) ? { standardError } : {}),
+    };
   }
 
   function estimated(w: LiveWindow): PerformanceReading | null {
     if (spec.task !== 'binary_classification' || w.rows === 0) return null;
-    const value = estimateMetric(spec.metric, w.scores.subarray(0, w.rows));
-    return value === null ? null : { metric: spec.metric, value, count: w.rows };
+    const scores = w.scores.subarray(0, w.rows);
+    const value = estimateMetric(spec.metric, scores);
+    if (value === null) return null;
+    const standardError = estimateStandardError(spec.metric, scores);
+    return {
+      metric: spec.metric,
+      value,
+      count: w.rows,
+      ...(standardError !== null && Number.isFinite(standardError) ? { standardError } : {}),
+    };
   }
 
   function drifted(drift: WindowDrift | null): DriftEvidence[] {

@@ -674,3 +674,104 @@ function countBelow(edges: Float64Array, v: number): number {
   }
   return lo;
 }
+
+// ---------------------------------------------------------------------------------------------------
+// Standard errors: how far a window's metric wanders by chance, so the controller does not read noise
+// as harm (a 200-row window's AUC moves by ±0.03).
+
+/**
+ * Hanley & McNeil (1982): the AUC's standard error from its value and the two class counts,
+ * Q₁ = A/(2 − A), Q₂ = 2A²/(1 + A). Exact for exponential score distributions, a good guide otherwise.
+ */
+export function aucStandardError(auc: number, positives: number, negatives: number): number {
+  if (!(positives > 0 && negatives > 0)) return Number.POSITIVE_INFINITY;
+  const q1 = auc / (2 - auc);
+  const q2 = (2 * auc * auc) / (1 + auc);
+  const variance =
+    (auc * (1 - auc) + (positives - 1) * (q1 - auc * auc) + (negatives - 1) * (q2 - auc * auc)) /
+    (positives * negatives);
+  return Math.sqrt(Math.max(0, variance));
+}
+
+/** The standard error of a mean over rows: the rows' sd (ddof 1) over √n. */
+function meanStandardError(values: ArrayLike<number>): number {
+  const n = values.length;
+  if (n < 2) return Number.POSITIVE_INFINITY;
+  let mean = 0;
+  for (let i = 0; i < n; i++) mean += values[i]!;
+  mean /= n;
+  let ss = 0;
+  for (let i = 0; i < n; i++) ss += (values[i]! - mean) ** 2;
+  return Math.sqrt(ss / (n - 1) / n);
+}
+
+const clip = (p: number) => Math.min(1 - LOG_LOSS_EPS, Math.max(LOG_LOSS_EPS, p));
+
+/**
+ * The standard error of a realised metric on these rows: Hanley–McNeil for AUC, binomial for accuracy,
+ * the per-row losses' for log loss and MAE, and the delta method on the squared errors' for RMSE.
+ */
+export function metricStandardError(
+  metric: Metric,
+  labels: ArrayLike<number>,
+  scores: ArrayLike<number>,
+): number {
+  checkMetric('metricStandardError', metric);
+  const n = labels.length;
+  if (n === 0 || n !== scores.length) return Number.POSITIVE_INFINITY;
+  const value = computeMetric(metric, labels, scores);
+  if (value === null) return Number.POSITIVE_INFINITY;
+  switch (metric) {
+    case 'auc': {
+      let positives = 0;
+      for (let i = 0; i < n; i++) positives += labels[i]!;
+      return aucStandardError(value, positives, n - positives);
+    }
+    case 'accuracy':
+      return Math.sqrt((value * (1 - value)) / n);
+    case 'log_loss':
+      return meanStandardError(
+        Float64Array.from({ length: n }, (_, i) => {
+          const p = clip(scores[i]!);
+          return labels[i]! === 1 ? -Math.log(p) : -Math.log(1 - p);
+        }),
+      );
+    case 'mae':
+      return meanStandardError(Float64Array.from({ length: n }, (_, i) => Math.abs(labels[i]! - scores[i]!)));
+    case 'rmse': {
+      const se = meanStandardError(
+        Float64Array.from({ length: n }, (_, i) => (labels[i]! - scores[i]!) ** 2),
+      );
+      return value > 0 ? se / (2 * value) : Number.POSITIVE_INFINITY;
+    }
+  }
+}
+
+/**
+ * The standard error of a confidence-based estimate, by the same formulas with the expected counts:
+ * Σp positives for AUC, the estimate itself for accuracy, the expected per-row losses for log loss.
+ */
+export function estimateStandardError(metric: Metric, probabilities: ArrayLike<number>): number | null {
+  checkMetric('estimateStandardError', metric);
+  const n = probabilities.length;
+  const value = estimateMetric(metric, probabilities);
+  if (value === null || n === 0) return null;
+  switch (metric) {
+    case 'auc': {
+      let positives = 0;
+      for (let i = 0; i < n; i++) positives += probabilities[i]!;
+      return aucStandardError(value, positives, n - positives);
+    }
+    case 'accuracy':
+      return Math.sqrt((value * (1 - value)) / n);
+    case 'log_loss':
+      return meanStandardError(
+        Float64Array.from({ length: n }, (_, i) => {
+          const p = clip(probabilities[i]!);
+          return -p * Math.log(p) - (1 - p) * Math.log(1 - p);
+        }),
+      );
+    default:
+      return null;
+  }
+}

@@ -409,6 +409,37 @@ describe('drift proposes, performance confirms', () => {
   });
 });
 
+describe('harm is a shortfall beyond chance: harmZ standard errors of the reading', () => {
+  const noisy = (i: number, value: number, se: number): Event => ({
+    kind: 'realised',
+    windowEnd: end(i),
+    reading: { ...reading(value), standardError: se },
+    now: end(3) + i + 1,
+  });
+  it('0.07 under the reference with a standard error of 0.03 is noise at harmZ 3; with 0.01 it is harm', () => {
+    const calmWindows = [w(0), w(1), w(2), w(3)];
+    assert.deepEqual(
+      labels(play([...calmWindows, noisy(0, 0.78, 0.03), noisy(1, 0.78, 0.03)]).outcomes).slice(4),
+      ['calm', 'calm'],
+    );
+    assert.deepEqual(
+      labels(play([...calmWindows, noisy(0, 0.78, 0.01), noisy(1, 0.78, 0.01)]).outcomes).slice(4),
+      ['harm-streak-short', 'retrain:performance'],
+    );
+    // harmZ 0 reads the drop alone, as without a standard error.
+    const s = { ...base, harmZ: 0 };
+    assert.equal(
+      labels(play([...calmWindows, noisy(0, 0.78, 0.03), noisy(1, 0.78, 0.03)], s).outcomes)[5],
+      'retrain:performance',
+    );
+  });
+
+  it('refuses a negative or non-finite harmZ and standard error', () => {
+    assert.throws(() => defaultSettings({ referenceValue: 0.85, higherIsBetter: true, harmZ: -1 }), /harmZ/);
+    assert.throws(() => play([w(0), noisy(0, 0.8, Number.NaN)]), /standard error/);
+  });
+});
+
 describe('concept drift: calm inputs, harm only in late labels', () => {
   it('performanceWindows consecutive harmed realised readings retrain with reason performance', () => {
     const { outcomes } = play([w(0), w(1), w(2), w(3), r(0, HARMED, end(3) + 1), r(1, HARMED, end(3) + 2)]);

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import {
   accuracy,
+  aucStandardError,
   type CalibrationMap,
   calibrate,
   computeMetric,
@@ -18,6 +19,7 @@ import {
   logLoss,
   type Metric,
   meanAbsoluteError,
+  metricStandardError,
   metricsFor,
   rocAuc,
   rootMeanSquaredError,
@@ -575,5 +577,43 @@ describe('every function refuses bad input with a RangeError naming the problem'
     refuses(() => expectedCalibrationError([0, 1], [0.2, 0.4], 2.5), /bins = 2.5/);
     refuses(() => calibrate({ x: [], y: [], bins: 20, ece: 0 }, 0.5), /0 knots/);
     refuses(() => calibrate({ x: [0, 1], y: [0], bins: 20, ece: 0 }, [0.5]), /2 knots and 1 values/);
+  });
+});
+
+describe('standard errors, against the spread of the metric over many seeded samples', () => {
+  const sample = (seed: number, n: number) => {
+    const rng = createRng(seed);
+    const scores = Float64Array.from({ length: n }, () => rng.next());
+    // Labels drawn from the scores themselves: a calibrated model, AUC ≈ 0.83.
+    const labels = Float64Array.from(scores, (p) => (rng.next() < p ? 1 : 0));
+    return { labels, scores };
+  };
+  const spread = (values: number[]) => {
+    const m = values.reduce((a, b) => a + b, 0) / values.length;
+    return Math.sqrt(values.reduce((a, b) => a + (b - m) ** 2, 0) / (values.length - 1));
+  };
+
+  for (const metric of ['auc', 'accuracy', 'log_loss'] as const) {
+    it(`${metric}: the formula's standard error is within 25% of the observed spread at n = 200`, () => {
+      const values: number[] = [];
+      const errors: number[] = [];
+      for (let k = 0; k < 1500; k++) {
+        const { labels, scores } = sample(1000 + k, 200);
+        values.push(computeMetric(metric, labels, scores)!);
+        errors.push(metricStandardError(metric, labels, scores));
+      }
+      const observed = spread(values);
+      const predicted = errors.reduce((a, b) => a + b, 0) / errors.length;
+      assert.ok(
+        Math.abs(predicted / observed - 1) < 0.25,
+        `${metric}: predicted ${predicted}, observed ${observed}`,
+      );
+    });
+  }
+
+  it('Hanley–McNeil at its textbook point: A = 0.5, 10 and 10 → √(0.25·…)/100', () => {
+    // Q1 = 1/3, Q2 = 1/3: var = (0.25 + 9·(1/3 − 1/4) + 9·(1/3 − 1/4)) / 100 = (0.25 + 1.5) / 100.
+    assert.ok(Math.abs(aucStandardError(0.5, 10, 10) - Math.sqrt(1.75 / 100)) < 1e-15);
+    assert.equal(aucStandardError(0.8, 0, 10), Number.POSITIVE_INFINITY);
   });
 });

@@ -54,14 +54,29 @@ describe('defaultTest follows Evidently’s default selection', () => {
   for (const [name, p, expected] of cases)
     it(name, () => assert.equal(defaultTest(profile(p), EVIDENTLY_SELECTION_RULES).test, expected));
 
-  it('Flywheel departs for large categoricals only: chi-square where Evidently takes Jensen–Shannon', () => {
+  it('Flywheel departs at equal sizes for large categoricals only: chi-square where Evidently takes JS', () => {
     for (const [, p, evidently] of cases) {
-      const ours = defaultTest(profile(p)).test;
+      const equal = profile({ ...p, currentSize: p.referenceSize ?? 500 });
+      const ours = defaultTest(equal).test;
       assert.equal(ours, evidently === 'jensenshannon' ? 'chisquare' : evidently, JSON.stringify(p));
     }
     assert.match(
-      defaultTest(profile({ type: 'categorical', distinct: 4, referenceSize: 5000 })).reason,
+      defaultTest(profile({ type: 'categorical', distinct: 4, referenceSize: 5000, currentSize: 5000 }))
+        .reason,
       /w floor/,
+    );
+  });
+
+  it('and the smaller sample decides small or large: a 200-row window against a large reference gets KS', () => {
+    const window = profile({ referenceSize: 200_000, currentSize: 200 });
+    assert.equal(defaultTest(window, EVIDENTLY_SELECTION_RULES).test, 'wasserstein');
+    assert.equal(defaultTest(window).test, 'ks');
+    assert.match(defaultTest(window).reason, /smaller sample ≤ 1000 rows/);
+    assert.equal(defaultTest(profile({ referenceSize: 200_000, currentSize: 1001 })).test, 'wasserstein');
+    assert.equal(
+      defaultTest(profile({ type: 'categorical', distinct: 3, referenceSize: 200_000, currentSize: 200 }))
+        .test,
+      'chisquare',
     );
   });
 
@@ -72,7 +87,11 @@ describe('defaultTest follows Evidently’s default selection', () => {
   });
 
   it('says why', () => {
-    assert.match(defaultTest(profile({})).reason, /numerical, > 5 distinct values, reference ≤ 1000 rows/);
+    assert.match(
+      defaultTest(profile({})).reason,
+      /numerical, > 5 distinct values, smaller sample ≤ 1000 rows/,
+    );
+    assert.match(defaultTest(profile({}), EVIDENTLY_SELECTION_RULES).reason, /reference ≤ 1000 rows/);
   });
 });
 
