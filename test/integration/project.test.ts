@@ -33,7 +33,7 @@ interface Env extends Record<string, string> {
 
 /** Ports, chDB folder and Redis prefix of one project's processes; the stack is shared. */
 async function projectEnv(): Promise<Env> {
-  const [ingest, serving, consolePort, features, demo] = await freePorts(5);
+  const [ingest, serving, consolePort, features, demo, monitor] = await freePorts(6);
   return {
     FLYWHEEL_CHDB_PATH: scratchDir('flywheel-project-chdb'),
     FLYWHEEL_REDIS_PREFIX: `${uniqueName('proj')}:`,
@@ -42,6 +42,7 @@ async function projectEnv(): Promise<Env> {
     FLYWHEEL_CONSOLE_PORT: String(consolePort),
     FLYWHEEL_FEATURES_PORT: String(features),
     FLYWHEEL_DEMO_PORT: String(demo),
+    FLYWHEEL_MONITOR_PORT: String(monitor),
     FLYWHEEL_DEMO_RATE: '0',
     FLYWHEEL_STARTUP_INITIAL_DELAY_MS: '20',
     FLYWHEEL_STARTUP_MAX_DELAY_MS: '500',
@@ -74,7 +75,10 @@ async function start(t: TestContext, dir: string, env: Env): Promise<CliProcess>
           : undefined,
       120_000,
       `flywheel start --project ${dir}`,
-    ),
+    ).catch((err: Error) => {
+      // What the job said is the only clue to why it is not ready.
+      throw new Error(`${err.message}\n${job.stderr().slice(-4000)}`);
+    }),
     job.exited.then((code) => {
       throw new Error(`start exited with ${code}:\n${job.stdout()}\n${job.stderr()}`);
     }),
