@@ -708,6 +708,28 @@ function meanStandardError(values: ArrayLike<number>): number {
 const clip = (p: number) => Math.min(1 - LOG_LOSS_EPS, Math.max(LOG_LOSS_EPS, p));
 
 /**
+ * A classification figure's standard error from its value, its row count, its (expected) positives and
+ * its per-row log losses: Hanley–McNeil for AUC, binomial for accuracy, the losses' for log loss.
+ */
+function classificationStandardError(
+  metric: 'auc' | 'accuracy' | 'log_loss',
+  value: number,
+  n: number,
+  positives: number,
+  rowLosses: () => Float64Array,
+): number {
+  if (metric === 'auc') return aucStandardError(value, positives, n - positives);
+  if (metric === 'accuracy') return Math.sqrt((value * (1 - value)) / n);
+  return meanStandardError(rowLosses());
+}
+
+const sum = (values: ArrayLike<number>) => {
+  let t = 0;
+  for (let i = 0; i < values.length; i++) t += values[i]!;
+  return t;
+};
+
+/**
  * The standard error of a realised metric on these rows: Hanley–McNeil for AUC, binomial for accuracy,
  * the per-row losses' for log loss and MAE, and the delta method on the squared errors' for RMSE.
  */
@@ -721,30 +743,15 @@ export function metricStandardError(
   if (n === 0 || n !== scores.length) return Number.POSITIVE_INFINITY;
   const value = computeMetric(metric, labels, scores);
   if (value === null) return Number.POSITIVE_INFINITY;
-  switch (metric) {
-    case 'auc': {
-      let positives = 0;
-      for (let i = 0; i < n; i++) positives += labels[i]!;
-      return aucStandardError(value, positives, n - positives);
-    }
-    case 'accuracy':
-      return Math.sqrt((value * (1 - value)) / n);
-    case 'log_loss':
-      return meanStandardError(
-        Float64Array.from({ length: n }, (_, i) => {
-          const p = clip(scores[i]!);
-          return labels[i]! === 1 ? -Math.log(p) : -Math.log(1 - p);
-        }),
-      );
-    case 'mae':
-      return meanStandardError(Float64Array.from({ length: n }, (_, i) => Math.abs(labels[i]! - scores[i]!)));
-    case 'rmse': {
-      const se = meanStandardError(
-        Float64Array.from({ length: n }, (_, i) => (labels[i]! - scores[i]!) ** 2),
-      );
-      return value > 0 ? se / (2 * value) : Number.POSITIVE_INFINITY;
-    }
+  const perRow = (f: (i: number) => number) => Float64Array.from({ length: n }, (_, i) => f(i));
+  if (metric === 'mae') return meanStandardError(perRow((i) => Math.abs(labels[i]! - scores[i]!)));
+  if (metric === 'rmse') {
+    const se = meanStandardError(perRow((i) => (labels[i]! - scores[i]!) ** 2));
+    return value > 0 ? se / (2 * value) : Number.POSITIVE_INFINITY;
   }
+  return classificationStandardError(metric, value, n, sum(labels), () =>
+    perRow((i) => (labels[i]! === 1 ? -Math.log(clip(scores[i]!)) : -Math.log(1 - clip(scores[i]!)))),
+  );
 }
 
 /**
@@ -755,23 +762,11 @@ export function estimateStandardError(metric: Metric, probabilities: ArrayLike<n
   checkMetric('estimateStandardError', metric);
   const n = probabilities.length;
   const value = estimateMetric(metric, probabilities);
-  if (value === null || n === 0) return null;
-  switch (metric) {
-    case 'auc': {
-      let positives = 0;
-      for (let i = 0; i < n; i++) positives += probabilities[i]!;
-      return aucStandardError(value, positives, n - positives);
-    }
-    case 'accuracy':
-      return Math.sqrt((value * (1 - value)) / n);
-    case 'log_loss':
-      return meanStandardError(
-        Float64Array.from({ length: n }, (_, i) => {
-          const p = clip(probabilities[i]!);
-          return -p * Math.log(p) - (1 - p) * Math.log(1 - p);
-        }),
-      );
-    default:
-      return null;
-  }
+  if (value === null || n === 0 || metric === 'mae' || metric === 'rmse') return null;
+  return classificationStandardError(metric, value, n, sum(probabilities), () =>
+    Float64Array.from({ length: n }, (_, i) => {
+      const p = clip(probabilities[i]!);
+      return -p * Math.log(p) - (1 - p) * Math.log(1 - p);
+    }),
+  );
 }
