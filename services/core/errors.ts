@@ -33,6 +33,11 @@ export const ERROR_CATALOGUE = {
     retriable: false,
     summary: 'A stack port is taken by something that is not the expected part.',
   },
+  FW_PORT_BUSY: {
+    status: 500,
+    retriable: false,
+    summary: "A module's HTTP port is taken by another program.",
+  },
   FW_STACK_NOT_READY: {
     status: 500,
     retriable: false,

@@ -1,7 +1,7 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Redis } from 'ioredis';
 import { closeEmbeddedClickHouse, createClickHouse } from './clickhouse.ts';
-import { type ConfigSection, type ResolvedConfig, sectionSettings } from './config.ts';
+import { type ConfigSection, ENV_VARS, type ResolvedConfig, sectionSettings } from './config.ts';
 import { FlywheelError } from './errors.ts';
 import { createHttpServer } from './http.ts';
 import type { Logger } from './logger.ts';
@@ -161,6 +161,17 @@ export async function runModules<Project>(opts: {
   return result;
 }
 
+/** The variable that sets this port: the module's all-in-one one (found by value), else FLYWHEEL_HTTP_PORT. */
+function portVariable(config: Readonly<ResolvedConfig>, port: number, single: boolean): string {
+  if (single && config.http.port !== undefined) return 'FLYWHEEL_HTTP_PORT';
+  const http = config.http as unknown as Record<string, unknown>;
+  const found = ENV_VARS.find(
+    (v) =>
+      v.path.startsWith('http.') && v.path.endsWith('Port') && http[v.path.slice('http.'.length)] === port,
+  );
+  return found?.env ?? 'FLYWHEEL_HTTP_PORT';
+}
+
 /** Listens at once (so /healthz answers and /readyz says "not ready"), then starts in the background. */
 async function serve<Project>(
   module: AnyModule<Project>,
@@ -183,7 +194,13 @@ async function serve<Project>(
   instance.routes?.(http);
   const wanted =
     ctx.single && ctx.config.http.port !== undefined ? ctx.config.http.port : module.port(ctx.config);
-  const port = await http.listen(wanted, ctx.config.http.host);
+  const port = await http.listen(wanted, ctx.config.http.host).catch((err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EADDRINUSE') throw err;
+    throw new FlywheelError(
+      'FW_PORT_BUSY',
+      `${module.name}: ${ctx.config.http.host}:${wanted} is in use by another program; stop it, or set ${portVariable(ctx.config, wanted, ctx.single)}`,
+    );
+  });
   const startedPromise = instance.start().then(() => {
     started = true;
     ctx.log.info(`${module.name} started`, { port });

@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { createServer } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { MODULE_NAMES } from '../../services/flywheel/modules.ts';
 import { type CliProcess, flywheelErrors, runCli } from '../support/cli.ts';
@@ -98,6 +100,24 @@ describe('flywheel run <module>', () => {
       cli.stderr(),
       /FW_PROJECT_INVALID: project shop in .* is not applied \(.*view user_spend: create.*\); fix: flywheel apply --project /,
     );
+  });
+
+  test('a port in use is one line naming the module, the address and the variable that moves it', async () => {
+    const env = await isolatedEnv();
+    const holder = createServer().listen(Number(env.FLYWHEEL_CONSOLE_PORT), '127.0.0.1');
+    await once(holder, 'listening');
+    try {
+      const cli = runCli(['run', 'console'], env);
+      assert.equal(await cli.exited, 1);
+      assert.match(
+        cli.stderr(),
+        new RegExp(
+          `FW_PORT_BUSY: console: 127\\.0\\.0\\.1:${env.FLYWHEEL_CONSOLE_PORT} is in use by another program; stop it, or set FLYWHEEL_CONSOLE_PORT`,
+        ),
+      );
+    } finally {
+      holder.close();
+    }
   });
 
   test('an unknown module is refused before anything starts, naming the modules there are', async () => {
