@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { type CompiledView, viewsByNameOrId } from '../features/index.ts';
-import { runStatements } from '../platform/clickhouse.ts';
+import { clickHouseTime, runStatements } from '../platform/clickhouse.ts';
 import { FlywheelError } from '../platform/errors.ts';
 import type { Logger } from '../platform/logger.ts';
 import type { MetricsRegistry } from '../platform/metrics.ts';
@@ -207,7 +207,7 @@ export function createConsistencyMonitor(deps: ConsistencyMonitorDeps) {
   }
 
   async function write(r: ConsistencyReport, opts: RunOptions): Promise<void> {
-    const ts = (ms: number) => new Date(ms).toISOString().replace('T', ' ').replace('Z', '');
+    const ts = clickHouseTime;
     const byView = Object.entries(r.byView);
     await clickhouse.insert({
       table: `${db}.consistency_reports`,

@@ -12,6 +12,7 @@
  * CLICKHOUSE_URL at a server). The running monitor serves the report too: GET /v1/monitor/<model>/report.
  */
 import { createReadStream, statSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
@@ -108,7 +109,6 @@ async function readTrainingSet(file: string, features: readonly string[], task: 
 
 /** The version's outputs on the rows, imputing as serving does (a missing value is 0). */
 async function score(path: string, features: readonly string[], columns: Record<string, (number | null)[]>) {
-  const { readFile } = await import('node:fs/promises');
   const session = await loadSession(await readFile(path));
   const signature = signatureOf(session);
   const rows = columns[features[0] as string]!.length;

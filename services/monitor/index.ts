@@ -18,6 +18,7 @@ export {
   referenceToJson,
 } from './core/reference.ts';
 export { type MonitorProject, monitorModule } from './module.ts';
+export { registerMonitorRoutes } from './routes.ts';
 export {
   createMonitorService,
   DRIFT_TOPIC,

@@ -4,6 +4,7 @@ import type { FlywheelModule } from '../platform/modules.ts';
 import { createRegistryCodec } from '../platform/registry-codec.ts';
 import type { ModelDefinitionSpec } from '../project/index.ts';
 import { MONITOR_CONFIG, type MonitorSettings } from './config.ts';
+import { registerMonitorRoutes } from './routes.ts';
 import { createMonitorService, type MonitorService } from './service.ts';
 
 /** What the monitor takes from the project: its models and the sources their labels arrive on. */
@@ -35,12 +36,7 @@ export const monitorModule: FlywheelModule<MonitorProject, MonitorService, Monit
     });
     return {
       api: service,
-      routes(http) {
-        http.get('/v1/monitor/status', () => ({ body: service.status() }));
-        http.get('/v1/monitor/:model/report', async (ctx) => ({
-          body: await service.report(ctx.params.model ?? ''),
-        }));
-      },
+      routes: (http) => registerMonitorRoutes(http, service),
       start: () => service.start(),
       stop: () => service.stop(),
     };

@@ -15,10 +15,10 @@
  * one consumer (the group has one member; a second replica would wait as a standby).
  */
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Redis } from 'ioredis';
 import type { Consumer, Kafka, Producer } from 'kafkajs';
+import { loadSchemaForTopic } from '../../schemas/catalog.ts';
 import { parseDuration } from '../core/windows/duration.ts';
 import type { SourceCatalogue } from '../ingest/index.ts';
 import type { ResolvedConfig } from '../platform/config.ts';
@@ -30,7 +30,8 @@ import type { MetricsRegistry } from '../platform/metrics.ts';
 import type { RegistryCodec } from '../platform/registry-codec.ts';
 import type { ModelDefinitionSpec } from '../project/index.ts';
 import type { MonitorSettings } from './config.ts';
-import { type ControllerState, initialState } from './core/controller.ts';
+import { testedFeatures } from './core/compare.ts';
+import { type ControllerState, initialState, type RetrainRequest } from './core/controller.ts';
 import {
   createMonitorCore,
   labelValue,
@@ -40,12 +41,10 @@ import {
   type MonitorSpec,
   type ReferenceProfile,
   scoreOf,
+  type WindowReport,
 } from './core/monitor-core.ts';
 import type { Metric } from './core/performance.ts';
 import { createMonitorStore, driftReportId } from './store.ts';
-
-const schemaFile = (name: string) =>
-  JSON.parse(readFileSync(new URL(`../../schemas/platform/${name}`, import.meta.url), 'utf8')) as object;
 
 export const DRIFT_TOPIC = 'ml.drift';
 export const RETRAIN_TOPIC = 'ml.retrain';
@@ -153,17 +152,6 @@ export function createMonitorService(deps: MonitorServiceDeps) {
   let tick: NodeJS.Timeout | null = null;
   let caughtUp = false;
   let draining: Promise<void> = Promise.resolve();
-  const encoders = new Map<string, (v: object) => Buffer>();
-
-  async function encoder(topic: string, file: string) {
-    let e = encoders.get(topic);
-    if (!e) {
-      e = await deps.codec.encoderFor((await deps.codec.register(topic, schemaFile(file))).id);
-      encoders.set(topic, e);
-    }
-    return e;
-  }
-
   const stateKey = (model: string) => `${deps.config.redis.keyPrefix}monitor:{${model}}:controller`;
 
   async function loadState(model: string): Promise<ControllerState> {
@@ -237,15 +225,14 @@ export function createMonitorService(deps: MonitorServiceDeps) {
     await deps.redis.set(stateKey(m.spec.model), JSON.stringify(m.core!.state()));
   }
 
-  async function publishDrift(r: MonitorOutput & { kind: 'window' } extends { report: infer R } ? R : never) {
+  async function publishDrift(r: WindowReport): Promise<void> {
     if (!r.drift || !producer) return;
-    const encode = await encoder(DRIFT_TOPIC, 'ml-drift.avsc');
-    const features = [...r.drift.inputs.features, ...(r.drift.prediction ? [r.drift.prediction] : [])];
+    const encode = await deps.codec.topicEncoder(DRIFT_TOPIC, loadSchemaForTopic(DRIFT_TOPIC));
     const now = Date.now();
     await producer.send({
       topic: DRIFT_TOPIC,
       acks: -1,
-      messages: features.map((f) => ({
+      messages: testedFeatures(r.drift).map((f) => ({
         key: r.model,
         value: encode({
           report_id: driftReportId(r.model, f.feature, r.windowStart),
@@ -253,7 +240,7 @@ export function createMonitorService(deps: MonitorServiceDeps) {
           feature: f.feature,
           test: f.test,
           statistic: f.statistic,
-          p_value: 'adjustedPValue' in f ? f.adjustedPValue : f.pValue,
+          p_value: f.adjustedPValue,
           effect_size: f.effectSize,
           threshold: f.threshold,
           drifted: f.drifted,
@@ -268,10 +255,9 @@ export function createMonitorService(deps: MonitorServiceDeps) {
     });
   }
 
-  async function publishRetrain(request: import('./core/controller.ts').RetrainRequest): Promise<void> {
+  async function publishRetrain(request: RetrainRequest): Promise<void> {
     if (!producer) return;
-    const encode = await encoder(RETRAIN_TOPIC, 'ml-retrain.avsc');
-    const windows = request.evidence.windows;
+    const encode = await deps.codec.topicEncoder(RETRAIN_TOPIC, loadSchemaForTopic(RETRAIN_TOPIC));
     const definition = monitors.get(request.model)!.definition;
     const span = parseDuration(definition.training.window);
     await producer.send({
@@ -296,7 +282,7 @@ export function createMonitorService(deps: MonitorServiceDeps) {
             source_offsets: request.offsets,
             requested_at: request.requestedAt,
             requested_by: 'retrain-controller',
-            details: JSON.stringify({ ...request.evidence, windows }),
+            details: JSON.stringify(request.evidence),
           }),
         },
       ],
@@ -304,6 +290,19 @@ export function createMonitorService(deps: MonitorServiceDeps) {
   }
 
   const invalid = (message: string) => new FlywheelError('FW_EVENT_INVALID', message);
+
+  /** Record counts of the batch being read, added to the counter once a batch, not once a record. */
+  const batchCounts = new Map<string, { model: string; kind: string; n: number }>();
+  function countRecord(model: string, kind: string): void {
+    const key = `${model}\u0000${kind}`;
+    const c = batchCounts.get(key);
+    if (c) c.n++;
+    else batchCounts.set(key, { model, kind, n: 1 });
+  }
+  function flushCounts(): void {
+    for (const { model, kind, n } of batchCounts.values()) records.inc({ model, kind }, n);
+    batchCounts.clear();
+  }
 
   /** Reads one prediction into its model's core; a record it cannot take comes back as the reason. */
   function onPrediction(
@@ -316,7 +315,7 @@ export function createMonitorService(deps: MonitorServiceDeps) {
     if (!m?.core) return null;
     const predictedAt = asMillis(v.predicted_at);
     if (predictedAt > Date.now() + settings.maxFutureSkewMs) {
-      records.inc({ model, kind: 'invalid_prediction' });
+      countRecord(model, 'invalid_prediction');
       return new FlywheelError(
         'FW_EVENT_TIME_OUT_OF_BOUNDS',
         `predicted_at ${new Date(predictedAt).toISOString()} is more than ${settings.maxFutureSkewMs} ms ahead of this clock`,
@@ -331,7 +330,7 @@ export function createMonitorService(deps: MonitorServiceDeps) {
       version: Number(v.model_version),
       position: { key, next },
     });
-    records.inc({ model, kind: result === 'ok' ? 'prediction' : `${result}_prediction` });
+    countRecord(model, result === 'ok' ? 'prediction' : `${result}_prediction`);
     return result === 'invalid'
       ? invalid(
           `prediction ${String(v.request_id)}: output ${JSON.stringify(v.output)} is not a ${m.spec.task === 'binary_classification' ? 'probability in [0, 1]' : 'finite number'}, or it lies beyond ${MAX_OPEN_WINDOWS} open windows`,
@@ -347,7 +346,7 @@ export function createMonitorService(deps: MonitorServiceDeps) {
       const source = deps.sources.get(m.definition.label.source)!;
       const raw = v[m.definition.label.field];
       if (raw === null || raw === undefined) {
-        records.inc({ model: m.spec.model, kind: 'unlabelled_outcome' });
+        countRecord(m.spec.model, 'unlabelled_outcome');
         continue;
       }
       const label = labelValue(raw);
@@ -361,7 +360,7 @@ export function createMonitorService(deps: MonitorServiceDeps) {
               label,
               at: asMillis(v[source.timestampField]),
             });
-      records.inc({ model: m.spec.model, kind: result === 'joined' ? 'outcome' : `${result}_outcome` });
+      countRecord(m.spec.model, result === 'joined' ? 'outcome' : `${result}_outcome`);
       if (result === 'invalid' && !refusal)
         refusal = invalid(
           `label ${m.definition.label.field} = ${JSON.stringify(raw)} is not ${m.spec.task === 'binary_classification' ? '0 or 1' : 'a finite number'} (model ${m.spec.model})`,
@@ -519,6 +518,7 @@ export function createMonitorService(deps: MonitorServiceDeps) {
               });
             }
           });
+          flushCounts();
           await dlq.send(letters);
           const last = batch.messages.at(-1);
           if (last && Number(last.offset) + 1 >= (ends.get(key) ?? 0)) behind.delete(key);

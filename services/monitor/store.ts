@@ -4,14 +4,13 @@
  * a crash replaces it.
  */
 import type { ClickHouseClient } from '@clickhouse/client';
-import { runStatements } from '../platform/clickhouse.ts';
+import { clickHouseTime, runStatements } from '../platform/clickhouse.ts';
 import { registryTablesDdl } from '../registry/index.ts';
+import { testedFeatures } from './core/compare.ts';
 import type { Decision } from './core/controller.ts';
 import type { RealisedReport, ReferenceProfile, WindowReport } from './core/monitor-core.ts';
 import { type ReferenceJson, referenceFromJson, referenceToJson } from './core/reference.ts';
 import { monitorTablesDdl } from './tables.ts';
-
-const iso = (ms: number) => new Date(ms).toISOString().replace('T', ' ').replace('Z', '');
 
 /** Deterministic id of one feature's report for one window (the ml.drift report_id). */
 export function driftReportId(model: string, feature: string, windowStart: number): string {
@@ -44,7 +43,7 @@ export function createMonitorStore(clickhouse: ClickHouseClient, db: string) {
           rows: r.rows,
           metrics: r.metrics,
           profile: JSON.stringify(referenceToJson(r)),
-          created_at: iso(Date.now()),
+          created_at: clickHouseTime(Date.now()),
         },
       ]);
     },
@@ -69,8 +68,8 @@ export function createMonitorStore(clickhouse: ClickHouseClient, db: string) {
       await insert('monitor_windows', [
         {
           model: r.model,
-          window_start: iso(r.windowStart),
-          window_end: iso(r.windowEnd),
+          window_start: clickHouseTime(r.windowStart),
+          window_end: clickHouseTime(r.windowEnd),
           model_version: r.version,
           reference_id: r.referenceId,
           rows: r.rows,
@@ -84,14 +83,13 @@ export function createMonitorStore(clickhouse: ClickHouseClient, db: string) {
           realised_partial: r.realisedPartial?.value ?? null,
           labelled: r.labelled,
           missing: r.missing,
-          updated_at: iso(at),
+          updated_at: clickHouseTime(at),
         },
       ]);
       if (!drift) return;
-      const features = [...drift.inputs.features, ...(drift.prediction ? [drift.prediction] : [])];
       await insert(
         'drift_reports',
-        features.map((f) => ({
+        testedFeatures(drift).map((f) => ({
           report_id: driftReportId(r.model, f.feature, r.windowStart),
           model: r.model,
           feature: f.feature,
@@ -99,18 +97,18 @@ export function createMonitorStore(clickhouse: ClickHouseClient, db: string) {
           selection: f.selection,
           statistic: f.statistic,
           p_value: f.pValue,
-          adjusted_p_value: 'adjustedPValue' in f ? f.adjustedPValue : f.pValue,
+          adjusted_p_value: f.adjustedPValue,
           effect_size: f.effectSize,
           threshold: f.threshold,
           effect_floor: f.effectFloor,
           drifted: f.drifted ? 1 : 0,
-          reason: 'reason' in f ? f.reason : f.drifted ? 'drifted' : 'not-drifted',
+          reason: f.reason,
           reference_id: r.referenceId,
-          window_start: iso(r.windowStart),
-          window_end: iso(r.windowEnd),
+          window_start: clickHouseTime(r.windowStart),
+          window_end: clickHouseTime(r.windowEnd),
           reference_size: f.referenceSize,
           live_size: f.currentSize,
-          created_at: iso(at),
+          created_at: clickHouseTime(at),
         })),
       );
     },
@@ -119,13 +117,13 @@ export function createMonitorStore(clickhouse: ClickHouseClient, db: string) {
       insert('monitor_performance', [
         {
           model: r.model,
-          window_start: iso(r.windowStart),
-          window_end: iso(r.windowEnd),
+          window_start: clickHouseTime(r.windowStart),
+          window_end: clickHouseTime(r.windowEnd),
           metric,
           realised: r.reading?.value ?? null,
           labelled: r.labelled,
           rows: r.rows,
-          finalised_at: iso(at),
+          finalised_at: clickHouseTime(at),
         },
       ]),
 
@@ -133,9 +131,9 @@ export function createMonitorStore(clickhouse: ClickHouseClient, db: string) {
       insert('retrain_decisions', [
         {
           model,
-          decided_at: iso(at),
+          decided_at: clickHouseTime(at),
           trigger: d.trigger.kind,
-          window_end: iso(d.trigger.windowEnd),
+          window_end: clickHouseTime(d.trigger.windowEnd),
           action: d.action,
           reason: d.reason,
           run_id: d.action === 'retrain' ? d.request.runId : null,

@@ -26,18 +26,7 @@ export interface DeadLetter {
 const DEAD_LETTER_SCHEMA = new URL('../../schemas/platform/dead-letter.avsc', import.meta.url);
 
 export function createDeadLetterWriter(deps: { producer: Producer; codec: RegistryCodec; service: string }) {
-  const encoders = new Map<string, (value: object) => Buffer>();
   const schema = JSON.parse(readFileSync(DEAD_LETTER_SCHEMA, 'utf8')) as object;
-
-  async function encoderFor(dlqTopic: string) {
-    let encode = encoders.get(dlqTopic);
-    if (!encode) {
-      const { id } = await deps.codec.register(dlqTopic, schema);
-      encode = await deps.codec.encoderFor(id);
-      encoders.set(dlqTopic, encode);
-    }
-    return encode;
-  }
 
   return {
     async send(letters: readonly DeadLetter[]): Promise<void> {
@@ -50,7 +39,7 @@ export function createDeadLetterWriter(deps: { producer: Producer; codec: Regist
       }
       const now = Date.now();
       for (const [dlqTopic, list] of byTopic) {
-        const encode = await encoderFor(dlqTopic);
+        const encode = await deps.codec.topicEncoder(dlqTopic, schema);
         const messages = list.map((l) => toMessage(l, encode, now, deps.service));
         for (const chunk of chunkBySize(messages, messageBytes))
           await deps.producer.send({ topic: dlqTopic, messages: chunk, acks: -1 });

@@ -49,7 +49,15 @@ export function createRegistryCodec(url: string) {
 
   const subjectVersions = createSubjectVersions(url);
 
-  return {
+  async function encoderFor(schemaId: number): Promise<(value: object) => Buffer> {
+    const schema = await schemaFor(schemaId);
+    const header = Buffer.alloc(5);
+    header.writeInt32BE(schemaId, 1);
+    return (value) => Buffer.concat([header, schema.toBuffer(value)]);
+  }
+  const topicEncoders = new Map<string, Promise<(value: object) => Buffer>>();
+
+  const codec = {
     registry,
     /**
      * Registers (or finds) the schema under `<topic>-value`. Concurrent calls for the same subject share
@@ -71,11 +79,20 @@ export function createRegistryCodec(url: string) {
       return registry.encode(schemaId, value);
     },
     /** A synchronous encoder for one schema id: fetches the schema once, then costs one avsc write. */
-    async encoderFor(schemaId: number): Promise<(value: object) => Buffer> {
-      const schema = await schemaFor(schemaId);
-      const header = Buffer.alloc(5);
-      header.writeInt32BE(schemaId, 1);
-      return (value) => Buffer.concat([header, schema.toBuffer(value)]);
+    encoderFor,
+    /**
+     * The encoder of a topic's values in `schema`, registering it under `<topic>-value` on first use and
+     * remembering both (a failed registration is tried again next time).
+     */
+    topicEncoder(topic: string, schema: object): Promise<(value: object) => Buffer> {
+      const key = `${topic}\u0000${JSON.stringify(schema)}`;
+      let pending = topicEncoders.get(key);
+      if (!pending) {
+        pending = codec.register(topic, schema).then((r) => encoderFor(r.id));
+        topicEncoders.set(key, pending);
+        pending.catch(() => topicEncoders.delete(key));
+      }
+      return pending;
     },
     /**
      * Decodes a batch: unknown schema ids are fetched first (once each), then every record is decoded
@@ -152,6 +169,7 @@ export function createRegistryCodec(url: string) {
       }
     },
   };
+  return codec;
 }
 
 export type RegistryCodec = ReturnType<typeof createRegistryCodec>;

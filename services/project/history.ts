@@ -1,5 +1,5 @@
 import type { ClickHouseClient } from '@clickhouse/client';
-import { runStatements } from '../platform/clickhouse.ts';
+import { clickHouseTime, runStatements } from '../platform/clickhouse.ts';
 import type { DefinitionKind, PlanChange, RecordedDefinition } from './plan.ts';
 
 /**
@@ -82,7 +82,7 @@ export async function recordChanges(
       state: c.action === 'remove' ? 'removed' : 'active',
       definition: c.definition,
       apply_id: applyId,
-      applied_at: at.toISOString().replace('T', ' ').replace('Z', ''),
+      applied_at: clickHouseTime(at),
     }));
   if (rows.length === 0) return;
   await clickhouse.insert({ table: `${db}.project_definitions`, values: rows, format: 'JSONEachRow' });

@@ -1,5 +1,6 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Producer } from 'kafkajs';
+import { clickHouseTime } from '../platform/clickhouse.ts';
 import type { Logger } from '../platform/logger.ts';
 import type { MetricsRegistry } from '../platform/metrics.ts';
 import { sleep } from '../platform/retry.ts';
@@ -167,5 +168,5 @@ export type PredictionLog = ReturnType<typeof createPredictionLog>;
 
 /** Kafka record → ClickHouse row: the same fields, the time as DateTime64(3) text. */
 function toRow(r: PredictionRecord) {
-  return { ...r, predicted_at: new Date(r.predicted_at).toISOString().replace('T', ' ').replace('Z', '') };
+  return { ...r, predicted_at: clickHouseTime(r.predicted_at) };
 }

@@ -16,8 +16,10 @@ import {
   DRIFT_TOPIC,
   type MonitorService,
   RETRAIN_TOPIC,
+  registerMonitorRoutes,
 } from '../../services/monitor/index.ts';
 import { closeEmbeddedClickHouse, createClickHouse } from '../../services/platform/clickhouse.ts';
+import { createHttpServer } from '../../services/platform/http.ts';
 import { createConsumer, createKafka, createProducer, ensureTopics } from '../../services/platform/kafka.ts';
 import { MetricsRegistry } from '../../services/platform/metrics.ts';
 import { createRedis } from '../../services/platform/redis.ts';
@@ -302,6 +304,56 @@ test('drift that hurts → one ml.retrain naming the two drifted inputs; a resta
   );
   const status = again.status()[model] as { watermark: number; openWindows: number };
   assert.ok(status.watermark < Date.now(), 'the far-future prediction did not move the watermark');
+
+  // A record on the outcomes topic that is not Avro is dead-lettered too.
+  await producer.send({
+    topic: outcomesTopic,
+    acks: -1,
+    messages: [{ key: 'u1', value: Buffer.from('{"is_fraud":true}') }],
+  });
+  const outcomeLetters = await eventually(
+    async () => {
+      const found = await messagesFor(`${outcomesTopic}.dlq`, () => true);
+      return found.length >= 1 ? found : undefined;
+    },
+    30_000,
+    'a dead letter for the outcome',
+  );
+  assert.equal(outcomeLetters[0]!.error_code, 'FW_DECODE_FAILED');
+
+  // The report over real HTTP: the model's, and 404 for any other name, however it is spelt.
+  const http = createHttpServer({
+    name: 'monitor',
+    logger,
+    metrics: new MetricsRegistry(),
+    maxBodyBytes: 1024,
+    ready: () => true,
+  });
+  registerMonitorRoutes(http, again);
+  const port = await http.listen(0, '127.0.0.1');
+  try {
+    const get = async (path: string) => {
+      const res = await fetch(`http://127.0.0.1:${port}${path}`);
+      return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+    };
+    const ok = await get(`/v1/monitor/${model}/report`);
+    assert.equal(ok.status, 200);
+    assert.ok((ok.body.windows as unknown[]).length >= WINDOWS - 2);
+    assert.equal((await get('/v1/monitor/status')).status, 200);
+    for (const name of [
+      'nosuch',
+      encodeURIComponent("x' OR 1=1 --"),
+      '%00',
+      'a'.repeat(8_000),
+      encodeURIComponent('../../etc/passwd'),
+    ]) {
+      const res = await get(`/v1/monitor/${name}/report`);
+      assert.equal(res.status, 404, `${name.slice(0, 40)} → ${res.status}`);
+      assert.equal((res.body.error as { code: string }).code, 'FW_NOT_FOUND');
+    }
+  } finally {
+    await http.close();
+  }
   await again.stop();
   assert.equal((await messagesFor(RETRAIN_TOPIC)).length, 1, 'no second retrain request after the replay');
   assert.equal((await messagesFor(DRIFT_TOPIC)).length, driftReports.length, 'no drift report twice');

@@ -16,7 +16,7 @@ import type {
 } from '../../services/monitor/index.ts';
 import { buildReferenceProfile, createMonitorCore } from '../../services/monitor/index.ts';
 import { type ModelDefinitionSpec, ModelSpec } from '../../services/project/schema.ts';
-import { createRng, type Rng } from './prng.ts';
+import { createRng, normal, type Rng } from './prng.ts';
 
 export const NUMERIC = Array.from({ length: 40 }, (_, i) => `v.f${String(i).padStart(2, '0')}`);
 export const CATEGORICAL = Array.from({ length: 10 }, (_, i) => `v.c${i}`);
@@ -43,11 +43,6 @@ export interface WorldOptions {
   readonly bends?: readonly Bend[];
   /** Share of predictions that get a label (default 1). */
   readonly labelShare?: number;
-}
-
-export function normal(rng: Rng): number {
-  const u = 1 - rng.next();
-  return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * rng.next());
 }
 
 function category(rng: Rng, shares: readonly number[]): number {

@@ -21,3 +21,15 @@ export function createRng(seed: number): Rng {
     bool: (pTrue) => next() < pTrue,
   };
 }
+
+/** A standard normal draw by Box–Muller; 1 − u keeps the log's argument in (0, 1]. */
+export function normal(rng: Rng): number {
+  const u = 1 - rng.next();
+  return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * rng.next());
+}
+
+/** n seeded draws from N(mean, 1). */
+export function normals(n: number, mean: number, seed: number): Float64Array {
+  const rng = createRng(seed);
+  return Float64Array.from({ length: n }, () => mean + normal(rng));
+}

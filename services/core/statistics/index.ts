@@ -23,7 +23,14 @@ export {
   runTest,
 } from './evaluate.ts';
 export { benjaminiHochberg } from './fdr.ts';
-export { KS_MAX_EXACT_N, type KsResult, ks2samp, ks2sampSorted, ksStatisticSorted } from './ks.ts';
+export {
+  KS_MAX_EXACT_N,
+  type KsResult,
+  ks2samp,
+  ks2sampSorted,
+  ksAsymptoticPValue,
+  ksStatisticSorted,
+} from './ks.ts';
 export { kstwoSf, smirnovSf } from './kstwo.ts';
 export {
   DEFAULT_DRIFT_SHARE,

@@ -44,9 +44,13 @@ export function ks2sampSorted(a: ArrayLike<number>, b: ArrayLike<number>): KsRes
     const exact = exactTwoSided(n1, n2, d);
     if (exact !== undefined) return { statistic: exact.d, pValue: exact.p, method: 'exact', n1, n2 };
   }
+  return { statistic: d, pValue: ksAsymptoticPValue(n1, n2, d), method: 'asymptotic', n1, n2 };
+}
+
+/** scipy's asymptotic two-sided p-value: kstwo.sf(D, round(n₁n₂ / (n₁ + n₂))), half to even. */
+export function ksAsymptoticPValue(n1: number, n2: number, d: number): number {
   const [m, n] = n1 >= n2 ? [n1, n2] : [n2, n1];
-  const p = clamp01(kstwoSf(roundHalfEven((m * n) / (m + n)), d));
-  return { statistic: d, pValue: p, method: 'asymptotic', n1, n2 };
+  return clamp01(kstwoSf(Math.max(1, roundHalfEven((m * n) / (m + n))), d));
 }
 
 /**

@@ -24,7 +24,7 @@ import {
   type FeatureDecision,
   type FeatureOutcome,
   type FeatureTestConfig,
-  kstwoSf,
+  ksAsymptoticPValue,
   type Measured,
   measureBinned,
   type SelectionRules,
@@ -59,12 +59,6 @@ function nonEmptyBins(ref: NumericProfile, cur: NumericProfile): number {
   return n;
 }
 
-/** scipy's round(): half to even. */
-function roundHalfEven(x: number): number {
-  const r = Math.round(x);
-  return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
-}
-
 export function ksFromProfiles(ref: NumericProfile, cur: NumericProfile): Measured {
   const n1 = ref.count;
   const n2 = cur.count;
@@ -77,8 +71,7 @@ export function ksFromProfiles(ref: NumericProfile, cur: NumericProfile): Measur
     const gap = Math.abs(a / n1 - b / n2);
     if (gap > d) d = gap;
   }
-  const p = Math.min(1, Math.max(0, kstwoSf(Math.max(1, roundHalfEven((n1 * n2) / (n1 + n2))), d)));
-  return { statistic: d, pValue: p, effectSize: d };
+  return { statistic: d, pValue: ksAsymptoticPValue(n1, n2, d), effectSize: d };
 }
 
 /**
@@ -224,7 +217,12 @@ export interface WindowDrift {
   readonly untested: readonly string[];
   readonly refusals: Readonly<Record<string, string>>;
   /** Output-distribution drift, decided on its own (it is not one of the inputs' m). */
-  readonly prediction: (ProfileOutcome & { drifted: boolean }) | null;
+  readonly prediction: (FeatureDecision & ProfileOutcome) | null;
+}
+
+/** Every test of a window: the inputs', then the output's. */
+export function testedFeatures(drift: WindowDrift): readonly (FeatureDecision & ProfileOutcome)[] {
+  return drift.prediction ? [...drift.inputs.features, drift.prediction] : drift.inputs.features;
 }
 
 /** Every input and the output of a live window against the reference. */
@@ -259,15 +257,14 @@ export function compareProfileSets(
     else untested.push(feature);
   }
   const prediction = tryCompare('prediction', reference.prediction, current.prediction);
+  // decideDrift keeps each outcome's own fields (selection, sizes) beside its decision.
   const predictionDecision = prediction
-    ? decideDrift([prediction], { correction: 'none' }).features[0]!
+    ? (decideDrift([prediction], { correction: 'none' }).features[0] as FeatureDecision & ProfileOutcome)
     : null;
   return {
-    // decideDrift keeps each outcome's own fields (selection, sizes) beside its decision.
     inputs: decideDrift(outcomes, options) as WindowDrift['inputs'],
     untested,
     refusals,
-    prediction:
-      prediction && predictionDecision ? { ...prediction, drifted: predictionDecision.drifted } : null,
+    prediction: predictionDecision,
   };
 }

@@ -383,10 +383,9 @@ export function createMonitorCore(
     };
   }
 
+  /** The drifted inputs as the controller takes them: finite figures only (a test that could not give one is not evidence). */
   function drifted(drift: WindowDrift | null): DriftEvidence[] {
-    if (!drift) return [];
-    // The controller takes finite figures only; a test that could not give one is not evidence.
-    const evidence = drift.inputs.features
+    return (drift?.inputs.features ?? [])
       .filter((f) => f.drifted && Number.isFinite(f.statistic) && Number.isFinite(f.effectSize))
       .map((f) => ({
         feature: f.feature,
@@ -395,7 +394,6 @@ export function createMonitorCore(
         pValue: f.adjustedPValue,
         effectSize: f.effectSize,
       }));
-    return evidence;
   }
 
   function missingCounts(w: LiveWindow): Record<string, number> {

@@ -27,15 +27,7 @@ import {
   profileToJson,
   referenceEdges,
 } from '../../../services/monitor/core/profile.ts';
-import { createRng } from '../../support/prng.ts';
-
-function normals(n: number, mean: number, seed: number): Float64Array {
-  const rng = createRng(seed);
-  return Float64Array.from({ length: n }, () => {
-    const u = 1 - rng.next();
-    return mean + Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * rng.next());
-  });
-}
+import { createRng, normals } from '../../support/prng.ts';
 
 function profileOf(edges: Float64Array, values: ArrayLike<number | null>): NumericProfile {
   const p = emptyNumericProfile(edges);

@@ -13,16 +13,7 @@ import {
   TEST_DEFAULTS,
   type TestName,
 } from '../../../services/core/statistics/index.ts';
-import { createRng } from '../../support/prng.ts';
-
-function normals(n: number, mean: number, seed: number): Float64Array {
-  const rng = createRng(seed);
-  // Box–Muller; 1 − u keeps the log's argument in (0, 1].
-  return Float64Array.from({ length: n }, () => {
-    const u = 1 - rng.next();
-    return mean + Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * rng.next());
-  });
-}
+import { createRng, normals } from '../../support/prng.ts';
 
 const profile = (p: Partial<FeatureProfile>): FeatureProfile => ({
   type: 'numerical',
