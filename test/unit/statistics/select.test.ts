@@ -13,7 +13,7 @@ import {
   TEST_DEFAULTS,
   type TestName,
 } from '../../../services/core/statistics/index.ts';
-import { createRng, normals } from '../../support/prng.ts';
+import { normals } from '../../support/prng.ts';
 
 const profile = (p: Partial<FeatureProfile>): FeatureProfile => ({
   type: 'numerical',
