@@ -166,6 +166,7 @@ const USAGE = `usage: flywheel <command> [--project DIR]
   sql "<query>"              a read-only query
   drift reference <model> --training-set FILE.jsonl [--version N]
   drift report <model> [--windows N] [--json]
+  models list <model> | show <model> [version] | promote <model> <version> | rollback <model>
   partitions [reset-watermark …]
 (stack: npm run stack -- up|down|status)`;
 
@@ -220,6 +221,13 @@ async function main(argv: string[]): Promise<void> {
       // Everything after the command word (a --project value that reads "drift" is not it).
       const at = argv.findIndex((a, i) => a === 'drift' && argv[i - 1] !== '--project');
       await driftCommand(argv.slice(at + 1), project.definition.models, config, withClickHouse);
+      process.exit(0);
+      return;
+    }
+    case 'models': {
+      const { modelsCommand } = await import('../registry/index.ts');
+      const at = argv.findIndex((a, i) => a === 'models' && argv[i - 1] !== '--project');
+      await modelsCommand(argv.slice(at + 1), config, withClickHouse);
       process.exit(0);
       return;
     }

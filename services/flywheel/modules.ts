@@ -1,4 +1,5 @@
 import { consoleModule } from '../console/index.ts';
+import { deployerModule } from '../deployer/index.ts';
 import { featuresModule } from '../features/index.ts';
 import { ingestModule } from '../ingest/index.ts';
 import { monitorModule } from '../monitor/index.ts';
@@ -12,6 +13,7 @@ import {
 import { type AnyModule, moduleSections } from '../platform/modules.ts';
 import type { ProjectRuntime } from '../project/index.ts';
 import { servingModule } from '../serving/index.ts';
+import { trainerModule } from '../trainer/index.ts';
 import { demoModule } from './demo-module.ts';
 
 /**
@@ -23,6 +25,8 @@ export const MODULES: readonly AnyModule<ProjectRuntime>[] = [
   featuresModule,
   servingModule,
   monitorModule,
+  trainerModule,
+  deployerModule,
   demoModule,
   consoleModule,
 ];

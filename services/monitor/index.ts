@@ -3,6 +3,7 @@ export { MONITOR_CONFIG, type MonitorSettings } from './config.ts';
 export { compareProfileSets, compareProfiles, type ProfileSet, type WindowDrift } from './core/compare.ts';
 export {
   createMonitorCore,
+  type JoinedLabel,
   type MonitorCore,
   type MonitorOutput,
   type MonitorSpec,
@@ -11,6 +12,12 @@ export {
   type ReferenceProfile,
   scoreOf,
 } from './core/monitor-core.ts';
+export {
+  computeMetric,
+  HIGHER_IS_BETTER,
+  type Metric,
+  metricsFor,
+} from './core/performance.ts';
 export {
   buildReferenceProfile,
   type ReferenceInput,
@@ -28,3 +35,4 @@ export {
 } from './service.ts';
 export { createMonitorStore } from './store.ts';
 export { monitorTablesDdl } from './tables.ts';
+export { type ControllerState, type Decision, initialState, type RunOutcome } from './core/controller.ts';

@@ -29,11 +29,18 @@ import type { Logger } from '../platform/logger.ts';
 import type { MetricsRegistry } from '../platform/metrics.ts';
 import type { RegistryCodec } from '../platform/registry-codec.ts';
 import type { ModelDefinitionSpec } from '../project/index.ts';
+import { MODELS_TOPIC, type ModelEventType, modelEventFromAvro } from '../registry/index.ts';
 import type { MonitorSettings } from './config.ts';
 import { testedFeatures } from './core/compare.ts';
-import { type ControllerState, initialState, type RetrainRequest } from './core/controller.ts';
+import {
+  type ControllerState,
+  initialState,
+  type RetrainRequest,
+  type RunOutcome,
+} from './core/controller.ts';
 import {
   createMonitorCore,
+  type JoinedLabel,
   labelValue,
   MAX_OPEN_WINDOWS,
   type MonitorCore,
@@ -48,6 +55,13 @@ import { createMonitorStore, driftReportId } from './store.ts';
 
 export const DRIFT_TOPIC = 'ml.drift';
 export const RETRAIN_TOPIC = 'ml.retrain';
+
+/** The model events that end a retrain run, and how. */
+const RUN_OUTCOMES: Partial<Record<ModelEventType, RunOutcome>> = {
+  PROMOTED: 'promoted',
+  REJECTED: 'rejected',
+  FAILED: 'failed',
+};
 /**
  * Offsets are never committed (the state is the controller's, the rest is re-read), so the group only
  * assigns partitions. Each start joins a group of its own: a shared one would make a new process wait
@@ -152,6 +166,10 @@ export function createMonitorService(deps: MonitorServiceDeps) {
   let tick: NodeJS.Timeout | null = null;
   let caughtUp = false;
   let draining: Promise<void> = Promise.resolve();
+  /** Labels joined in the batch being read, written with it (the trainer's spine). */
+  const joinedLabels: { model: string; label: JoinedLabel }[] = [];
+  /** Models whose open run a model event closed in this batch: their state is saved with it. */
+  const runsClosed = new Set<string>();
   const stateKey = (model: string) => `${deps.config.redis.keyPrefix}monitor:{${model}}:controller`;
 
   async function loadState(model: string): Promise<ControllerState> {
@@ -185,7 +203,10 @@ export function createMonitorService(deps: MonitorServiceDeps) {
     if (key === m.referenceKey) return;
     m.referenceKey = key;
     if (m.core) m.core.setReference(reference);
-    else m.core = createMonitorCore(m.spec, reference, await loadState(m.spec.model));
+    else
+      m.core = createMonitorCore(m.spec, reference, await loadState(m.spec.model), {
+        onLabel: (l) => joinedLabels.push({ model: m.spec.model, label: l }),
+      });
     logger.info('monitoring against reference', {
       model: m.spec.model,
       version: reference.version,
@@ -370,6 +391,35 @@ export function createMonitorService(deps: MonitorServiceDeps) {
   }
 
   /**
+   * The deployer's answer to a retrain request closes the run it names (promoted, rejected) and the
+   * trainer's failure closes it as failed: the controller may then ask again after its cooldown. An
+   * event for a run that is not open (a replay, another monitor's) changes nothing.
+   */
+  function onModelEvent(v: Record<string, unknown>): void {
+    const e = modelEventFromAvro(v);
+    const outcome = RUN_OUTCOMES[e.type];
+    const m = monitors.get(e.model);
+    if (!outcome || !m?.core || e.runId === null) return;
+    if (m.core.runFinished(e.runId, outcome, e.occurredAt)) {
+      runsClosed.add(m.spec.model);
+      logger.info('retrain run finished', { model: m.spec.model, runId: e.runId, outcome });
+    }
+  }
+
+  /** Writes what a batch produced besides windows: joined labels, states of runs just closed. */
+  async function writeBatchOutputs(): Promise<void> {
+    const byModel = new Map<string, JoinedLabel[]>();
+    for (const { model, label } of joinedLabels.splice(0))
+      byModel.set(model, [...(byModel.get(model) ?? []), label]);
+    for (const [model, labels] of byModel) await store.saveLabels(model, labels);
+    for (const model of [...runsClosed]) {
+      runsClosed.delete(model);
+      const m = monitors.get(model);
+      if (m?.core) await deps.redis.set(stateKey(model), JSON.stringify(m.core.state()));
+    }
+  }
+
+  /**
    * Closes and finalises what time allows, for every model, one at a time. An output that cannot be
    * written (Kafka, ClickHouse or Redis away) must not be lost: the cores have moved past it, so they
    * are dropped and rebuilt from the last persisted state by re-reading the topics (recover).
@@ -442,7 +492,7 @@ export function createMonitorService(deps: MonitorServiceDeps) {
     await store.migrate();
     const admin = deps.kafka.admin();
     await admin.connect();
-    const topics = [...[...monitors.keys()].map(predictionTopic), ...outcomeTopics.keys()];
+    const topics = [...[...monitors.keys()].map(predictionTopic), ...outcomeTopics.keys(), MODELS_TOPIC];
     try {
       await ensureTopics(admin, [
         ...topics.map((topic) => ({ topic, partitions: 1, withDeadLetter: true })),
@@ -501,6 +551,10 @@ export function createMonitorService(deps: MonitorServiceDeps) {
             : null;
           decoded.forEach((d, i) => {
             const msg = batch.messages[i]!;
+            if (d.ok && batch.topic === MODELS_TOPIC) {
+              onModelEvent(d.value);
+              return;
+            }
             const refusal = !d.ok
               ? d.error
               : model
@@ -520,6 +574,7 @@ export function createMonitorService(deps: MonitorServiceDeps) {
           });
           flushCounts();
           await dlq.send(letters);
+          await writeBatchOutputs();
           const last = batch.messages.at(-1);
           if (last && Number(last.offset) + 1 >= (ends.get(key) ?? 0)) behind.delete(key);
           if (!caughtUp && behind.size === 0) {

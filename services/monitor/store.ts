@@ -8,7 +8,7 @@ import { clickHouseTime, runStatements } from '../platform/clickhouse.ts';
 import { registryTablesDdl } from '../registry/index.ts';
 import { testedFeatures } from './core/compare.ts';
 import type { Decision } from './core/controller.ts';
-import type { RealisedReport, ReferenceProfile, WindowReport } from './core/monitor-core.ts';
+import type { JoinedLabel, RealisedReport, ReferenceProfile, WindowReport } from './core/monitor-core.ts';
 import { type ReferenceJson, referenceFromJson, referenceToJson } from './core/reference.ts';
 import { monitorTablesDdl } from './tables.ts';
 
@@ -46,6 +46,21 @@ export function createMonitorStore(clickhouse: ClickHouseClient, db: string) {
           created_at: clickHouseTime(Date.now()),
         },
       ]);
+    },
+
+    /** Labels joined to their predictions (the trainer's spine). */
+    async saveLabels(model: string, labels: readonly JoinedLabel[]): Promise<void> {
+      await insert(
+        'prediction_labels',
+        labels.map((l) => ({
+          model,
+          entity_key: l.entity,
+          predicted_at: clickHouseTime(l.predictedAt),
+          request_id: l.requestId,
+          label: l.label,
+          labelled_at: clickHouseTime(l.labelledAt),
+        })),
+      );
     },
 
     /** Which reference loadReference would give, as `<version>/<reference id>`: cheap, no profile read. */

@@ -50,6 +50,19 @@ export function monitorTablesDdl(db: string): string[] {
       finalised_at DateTime64(3, 'UTC')
     ) ENGINE = ReplacingMergeTree(finalised_at)
     ORDER BY (model, window_start)`,
+    // One row per label joined to its prediction: the trainer's spine (entity, the prediction's time,
+    // the label). Written again on a replay; the key makes the copy replace the row.
+    `CREATE TABLE IF NOT EXISTS ${db}.prediction_labels (
+      model LowCardinality(String),
+      entity_key String,
+      predicted_at DateTime64(3, 'UTC'),
+      request_id String,
+      label Float64,
+      labelled_at DateTime64(3, 'UTC'),
+      written_at DateTime64(3, 'UTC') DEFAULT now64(3)
+    ) ENGINE = ReplacingMergeTree(written_at)
+    PARTITION BY toYYYYMM(predicted_at)
+    ORDER BY (model, predicted_at, entity_key, request_id)`,
     // One row per tested feature per window: the ml.drift report.
     `CREATE TABLE IF NOT EXISTS ${db}.drift_reports (
       report_id String,

@@ -74,12 +74,12 @@ export async function closeEmbeddedClickHouse(): Promise<void> {
   await Promise.all(clients.map(async (c) => (await c).close()));
 }
 
-/** Runs a statement list (DDL) in order; ClickHouse's HTTP interface takes one statement per request. */
 /** A time as ClickHouse's DateTime64(3) text takes it in JSON rows: `YYYY-MM-DD hh:mm:ss.sss` (UTC). */
 export function clickHouseTime(at: number | Date): string {
   return new Date(at).toISOString().replace('T', ' ').replace('Z', '');
 }
 
+/** Runs a statement list (DDL) in order; ClickHouse's HTTP interface takes one statement per request. */
 export async function runStatements(client: ClickHouseClient, statements: readonly string[]): Promise<void> {
   for (const query of statements) await client.command({ query });
 }

@@ -86,6 +86,8 @@ export const ConfigSchema = z.object({
       featuresPort: port.default(8703),
       demoPort: port.default(8704),
       monitorPort: port.default(8705),
+      trainerPort: port.default(8706),
+      deployerPort: port.default(8707),
       maxBodyBytes: z.coerce.number().int().positive().default(1_048_576),
     })
     .default({
@@ -96,6 +98,8 @@ export const ConfigSchema = z.object({
       featuresPort: 8703,
       demoPort: 8704,
       monitorPort: 8705,
+      trainerPort: 8706,
+      deployerPort: 8707,
       maxBodyBytes: 1_048_576,
     }),
 });
@@ -263,6 +267,16 @@ export const ENV_VARS: readonly EnvVar[] = [
     env: 'FLYWHEEL_MONITOR_PORT',
     path: 'http.monitorPort',
     description: "Monitor's port: drift reports as JSON.",
+  },
+  {
+    env: 'FLYWHEEL_TRAINER_PORT',
+    path: 'http.trainerPort',
+    description: "Trainer's health and metrics port.",
+  },
+  {
+    env: 'FLYWHEEL_DEPLOYER_PORT',
+    path: 'http.deployerPort',
+    description: "Deployer's health and metrics port.",
   },
   {
     env: 'FLYWHEEL_MAX_BODY_BYTES',

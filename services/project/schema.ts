@@ -128,8 +128,12 @@ export const ModelSpec = z.strictObject({
       metric: z.enum(['auc', 'accuracy', 'log_loss', 'mae', 'rmse']).optional(),
       /** A challenger passes when its metric is no worse than the champion's by more than this. */
       tolerance: z.number().min(0).max(1).default(0.01),
+      /** The p99 of one-row predictions a challenger must keep to, in milliseconds. */
+      latencyBudgetMs: z.number().positive().max(10_000).default(10),
+      /** Promote on its own after training (false: the gate's verdict is recorded, a person promotes). */
+      autoPromote: z.boolean().default(true),
     })
-    .default({ tolerance: 0.01 }),
+    .default({ tolerance: 0.01, latencyBudgetMs: 10, autoPromote: true }),
   monitoring: z
     .strictObject({
       /** Tumbling window of the live profiles and realised performance. */

@@ -1,5 +1,5 @@
 import type { ClickHouseClient } from '@clickhouse/client';
-import { runStatements } from '../platform/clickhouse.ts';
+import { clickHouseTime, runStatements } from '../platform/clickhouse.ts';
 import { FlywheelError } from '../platform/errors.ts';
 import { createArtifactStore, sha256Of } from './artifacts.ts';
 import { checkModel } from './signature.ts';
@@ -31,6 +31,7 @@ export interface ModelVersion {
   createdBy: string;
   /** Aliases currently pointing at this version (list() only). */
   aliases?: string[];
+  provenance: Provenance;
 }
 
 export interface RegisterOptions {
@@ -38,6 +39,51 @@ export interface RegisterOptions {
   metrics?: Record<string, number>;
   lineage?: Record<string, unknown>;
   createdBy?: string;
+  /** What produced the version (the metadata store); all optional for a version registered by hand. */
+  provenance?: Provenance;
+  /**
+   * Called with the version number the bytes will get, after the artifact is stored and before the
+   * version row is written: what must exist for every version (its reference profile) is written here,
+   * so a crash leaves either no version or a whole one.
+   */
+  beforeCommit?: (version: number) => Promise<void>;
+}
+
+/** Where a trained version came from: enough to rebuild its training set and its model. */
+export interface Provenance {
+  runId?: string;
+  algorithm?: string;
+  parameters?: Record<string, unknown>;
+  /** Feature view ids with versions (`<view>:v<n>`). */
+  featureViews?: readonly string[];
+  /** A hash of those views' definitions. */
+  featureDefinitionVersion?: string;
+  /** Event-time window of the training data, epoch ms, [start, end). */
+  datasetWindow?: { start: number; end: number };
+  /** Rows per split (train, validation, holdout). */
+  datasetRows?: Record<string, number>;
+  /** Kafka offsets the data is complete up to, `<topic>:<partition>`. */
+  sourceOffsets?: Record<string, number>;
+  codeVersion?: string;
+  referenceId?: string;
+}
+
+/** One move of an alias, as the append-only history keeps it. */
+export interface AliasMove {
+  model: string;
+  alias: string;
+  version: number;
+  previousVersion: number | null;
+  setAt: string;
+  reason: string;
+  setBy: string;
+  runId: string;
+}
+
+export interface AliasOptions {
+  reason?: string;
+  setBy?: string;
+  runId?: string;
 }
 
 interface VersionRow {
@@ -51,10 +97,22 @@ interface VersionRow {
   lineage: string;
   created_at: string;
   created_by: string;
+  run_id: string;
+  algorithm: string;
+  parameters: string;
+  feature_views: string[];
+  feature_definition_version: string;
+  dataset_window_start: string | null;
+  dataset_window_end: string | null;
+  dataset_rows: Record<string, number>;
+  source_offsets: Record<string, number>;
+  code_version: string;
+  reference_id: string;
 }
 
-const COLUMNS =
-  'model, version, artifact_sha256, artifact_uri, input_features, output_names, metrics, lineage, created_at, created_by';
+const COLUMNS = `model, version, artifact_sha256, artifact_uri, input_features, output_names, metrics, lineage,
+  created_at, created_by, run_id, algorithm, parameters, feature_views, feature_definition_version,
+  dataset_window_start, dataset_window_end, dataset_rows, source_offsets, code_version, reference_id`;
 
 export function createModelRegistry(deps: {
   clickhouse: ClickHouseClient;
@@ -64,7 +122,7 @@ export function createModelRegistry(deps: {
   const { clickhouse, db } = deps;
   const artifacts = createArtifactStore(deps.artifactsDir);
   const locks = new Map<string, Promise<unknown>>();
-  let lastSetAtMicros = 0;
+  const clock = microsecondClock();
 
   const query = async <T>(sql: string, params: Record<string, unknown>): Promise<T[]> =>
     (await clickhouse.query({ query: sql, query_params: params, format: 'JSONEachRow' })).json<T>();
@@ -81,6 +139,7 @@ export function createModelRegistry(deps: {
     lineage: JSON.parse(r.lineage || '{}') as Record<string, unknown>,
     createdAt: r.created_at,
     createdBy: r.created_by,
+    provenance: provenanceOf(r),
   });
 
   /** Runs `fn` after every earlier registration of the same model in this process. */
@@ -140,23 +199,76 @@ export function createModelRegistry(deps: {
         metrics: opts.metrics ?? {},
         lineage: JSON.stringify(opts.lineage ?? {}),
         created_by: opts.createdBy ?? '',
+        ...provenanceRow(opts.provenance ?? {}),
       };
+      await opts.beforeCommit?.(row.version);
       await clickhouse.insert({ table: `${db}.model_versions`, values: [row], format: 'JSONEachRow' });
       return { ...(await version(model, row.version)), created: true };
     });
   }
 
-  async function setAlias(model: string, alias: string, v: number, reason = ''): Promise<void> {
+  /** Moves an alias (a new history row naming the version it moved from); returns the move. */
+  async function setAlias(
+    model: string,
+    alias: string,
+    v: number,
+    options: string | AliasOptions = {},
+  ): Promise<AliasMove> {
+    const opts = typeof options === 'string' ? { reason: options } : options;
     checkName('alias', alias, ALIAS_NAME);
     await version(model, v);
-    // Microsecond stamps, strictly increasing in this process: two moves in one millisecond stay ordered.
-    lastSetAtMicros = Math.max(Date.now() * 1000, lastSetAtMicros + 1);
-    const setAt = new Date(Math.floor(lastSetAtMicros / 1000)).toISOString().replace('T', ' ').slice(0, 23);
-    const micros = String(lastSetAtMicros % 1000).padStart(3, '0');
-    await clickhouse.insert({
-      table: `${db}.model_aliases`,
-      values: [{ model, alias, version: v, set_at: `${setAt}${micros}`, reason }],
-      format: 'JSONEachRow',
+    const previous = await current(model, alias);
+    const move = {
+      model,
+      alias,
+      version: v,
+      previous_version: previous,
+      set_at: clock.next(),
+      reason: opts.reason ?? '',
+      set_by: opts.setBy ?? '',
+      run_id: opts.runId ?? '',
+    };
+    await clickhouse.insert({ table: `${db}.model_aliases`, values: [move], format: 'JSONEachRow' });
+    return toMove(move);
+  }
+
+  /** The version an alias points at now, or null when it was never set. */
+  async function current(model: string, alias: string): Promise<number | null> {
+    const [row] = await query<{ version: number | null }>(
+      `SELECT argMax(version, set_at) AS version FROM ${db}.model_aliases
+       WHERE model = {m:String} AND alias = {a:String} HAVING count() > 0`,
+      { m: model, a: alias },
+    );
+    return row ? Number(row.version) : null;
+  }
+
+  /** Every move of the model's aliases (or of one), oldest first. */
+  async function aliasHistory(model: string, alias?: string): Promise<AliasMove[]> {
+    const rows = await query<AliasRow>(
+      `SELECT model, alias, version, previous_version, toString(set_at) AS set_at, reason, set_by, run_id
+       FROM ${db}.model_aliases WHERE model = {m:String} ${alias ? 'AND alias = {a:String}' : ''}
+       ORDER BY set_at`,
+      { m: model, a: alias ?? '' },
+    );
+    return rows.map(toMove);
+  }
+
+  /**
+   * Moves the alias back to the version it pointed at before its newest move (FW_NOT_FOUND when it has
+   * no earlier version). A second rollback undoes the first: history is a log, not a stack.
+   */
+  async function rollback(model: string, alias = 'champion', options: AliasOptions = {}): Promise<AliasMove> {
+    const last = (await aliasHistory(model, alias)).at(-1);
+    if (!last) throw new FlywheelError('FW_NOT_FOUND', `model "${model}" has no "${alias}" to roll back`);
+    if (last.previousVersion === null)
+      throw new FlywheelError(
+        'FW_NOT_FOUND',
+        `"${alias}" of ${model} has pointed only at v${last.version}: there is nothing to roll back to`,
+      );
+    return setAlias(model, alias, last.previousVersion, {
+      reason: options.reason ?? `rollback from v${last.version}`,
+      setBy: options.setBy ?? '',
+      runId: options.runId ?? last.runId,
     });
   }
 
@@ -193,6 +305,9 @@ export function createModelRegistry(deps: {
     migrate: () => runStatements(clickhouse, registryTablesDdl(db)),
     register,
     setAlias,
+    current,
+    aliasHistory,
+    rollback,
     resolve,
     list,
     version,
@@ -202,6 +317,84 @@ export function createModelRegistry(deps: {
 }
 
 export type ModelRegistry = ReturnType<typeof createModelRegistry>;
+
+interface AliasRow {
+  model: string;
+  alias: string;
+  version: number;
+  previous_version: number | null;
+  set_at: string;
+  reason: string;
+  set_by: string;
+  run_id: string;
+}
+
+function toMove(r: AliasRow): AliasMove {
+  return {
+    model: r.model,
+    alias: r.alias,
+    version: Number(r.version),
+    previousVersion: r.previous_version === null ? null : Number(r.previous_version),
+    setAt: r.set_at,
+    reason: r.reason,
+    setBy: r.set_by,
+    runId: r.run_id,
+  };
+}
+
+/**
+ * Microsecond stamps, strictly increasing in this process: two alias moves (or two steps of a run) in
+ * one millisecond stay ordered. As ClickHouse DateTime64(6) text.
+ */
+export function microsecondClock() {
+  let last = 0;
+  return {
+    next(): string {
+      last = Math.max(Date.now() * 1000, last + 1);
+      const ms = new Date(Math.floor(last / 1000)).toISOString().replace('T', ' ').slice(0, 23);
+      return `${ms}${String(last % 1000).padStart(3, '0')}`;
+    },
+  };
+}
+
+const epochOf = (t: string | null): number | undefined =>
+  t === null ? undefined : Date.parse(`${t.replace(' ', 'T')}Z`);
+
+function provenanceRow(p: Provenance) {
+  return {
+    run_id: p.runId ?? '',
+    algorithm: p.algorithm ?? '',
+    parameters: JSON.stringify(p.parameters ?? {}),
+    feature_views: [...(p.featureViews ?? [])],
+    feature_definition_version: p.featureDefinitionVersion ?? '',
+    dataset_window_start: p.datasetWindow ? clickHouseTime(p.datasetWindow.start) : null,
+    dataset_window_end: p.datasetWindow ? clickHouseTime(p.datasetWindow.end) : null,
+    dataset_rows: p.datasetRows ?? {},
+    source_offsets: p.sourceOffsets ?? {},
+    code_version: p.codeVersion ?? '',
+    reference_id: p.referenceId ?? '',
+  };
+}
+
+function provenanceOf(r: VersionRow): Provenance {
+  const start = epochOf(r.dataset_window_start);
+  const end = epochOf(r.dataset_window_end);
+  return {
+    ...(r.run_id ? { runId: r.run_id } : {}),
+    ...(r.algorithm ? { algorithm: r.algorithm } : {}),
+    parameters: JSON.parse(r.parameters || '{}') as Record<string, unknown>,
+    featureViews: r.feature_views,
+    ...(r.feature_definition_version ? { featureDefinitionVersion: r.feature_definition_version } : {}),
+    ...(start !== undefined && end !== undefined ? { datasetWindow: { start, end } } : {}),
+    datasetRows: mapNumbers(r.dataset_rows),
+    sourceOffsets: mapNumbers(r.source_offsets),
+    ...(r.code_version ? { codeVersion: r.code_version } : {}),
+    ...(r.reference_id ? { referenceId: r.reference_id } : {}),
+  };
+}
+
+const mapNumbers = (m: Record<string, number | string>): Record<string, number> =>
+  Object.fromEntries(Object.entries(m).map(([k, v]) => [k, Number(v)]));
 
 function checkName(what: string, name: string, re: RegExp): void {
   if (!re.test(name)) throw new FlywheelError('FW_BAD_REQUEST', `${what} name "${name}" must match ${re}`);

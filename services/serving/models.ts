@@ -12,8 +12,9 @@ import {
 import type { InputPlan } from './model-inputs.ts';
 
 /**
- * The models serving answers with: each model's `champion`, resolved on first use and re-resolved every
- * `refreshMs`, so a promoted version is swapped in without a restart (requests in flight finish on the
+ * The models serving answers with: each model's `champion`, resolved on first use, re-resolved at once
+ * when `ml.models` says its alias moved (model-follower.ts) and every `refreshMs` in case an event was
+ * missed, so a promoted version is swapped in without a restart (requests in flight finish on the
  * session they started with). Sessions are cached per artifact sha256; a replaced one is released after
  * a grace period. An unknown model is remembered as unknown for `refreshMs` too, so a flood of requests
  * for it costs no registry queries.
@@ -51,6 +52,7 @@ export function createModelCache(deps: {
     'Version serving answers with, by model.',
   );
   let timer: NodeJS.Timeout | undefined;
+  const refreshing = new Map<string, Promise<void>>();
 
   function sessionFor(v: ModelVersion): Promise<ort.InferenceSession> {
     let s = sessions.get(v.sha256);
@@ -77,27 +79,33 @@ export function createModelCache(deps: {
     t.unref();
   }
 
-  /** Re-resolves every known model; a failed refresh keeps the current version serving. */
-  async function refresh(): Promise<void> {
-    for (const [model, entry] of entries) {
-      const current = await entry.loaded.catch(() => undefined);
-      try {
-        const next = await load(model);
-        entries.set(model, { at: Date.now(), loaded: Promise.resolve(next) });
-        if (current && current.version.sha256 !== next.version.sha256) {
-          swaps.inc({ model });
-          deps.logger.info('champion swapped', {
-            model,
-            from: current.version.version,
-            to: next.version.version,
-          });
-          release(current.version.sha256);
-        }
-      } catch (err) {
-        if (current) deps.logger.warn('champion refresh failed; keeping the current version', { model, err });
-        else entries.delete(model);
+  /** Re-resolves one model; a failed refresh keeps the current version serving. */
+  async function refreshOne(model: string): Promise<void> {
+    const entry = entries.get(model);
+    if (!entry) return;
+    const current = await entry.loaded.catch(() => undefined);
+    try {
+      // The new session is loaded before it replaces the old: requests never wait for a load.
+      const next = await load(model);
+      entries.set(model, { at: Date.now(), loaded: Promise.resolve(next) });
+      if (current && current.version.sha256 !== next.version.sha256) {
+        swaps.inc({ model });
+        deps.logger.info('champion swapped', {
+          model,
+          from: current.version.version,
+          to: next.version.version,
+        });
+        release(current.version.sha256);
       }
+    } catch (err) {
+      if (current) deps.logger.warn('champion refresh failed; keeping the current version', { model, err });
+      else entries.delete(model);
     }
+  }
+
+  /** Re-resolves every known model. */
+  async function refresh(): Promise<void> {
+    for (const model of [...entries.keys()]) await refreshOne(model);
   }
 
   return {
@@ -111,6 +119,17 @@ export function createModelCache(deps: {
         if (!(err instanceof FlywheelError && err.code === 'FW_NOT_FOUND')) entries.delete(model);
       });
       return loaded;
+    },
+    /**
+     * Re-resolves a model now (a PROMOTED or ROLLED_BACK event): serving follows the alias within the
+     * event's delivery, not the next poll. One at a time per model, so two quick moves end on the last.
+     */
+    refreshNow(model: string): Promise<void> {
+      const previous = refreshing.get(model) ?? Promise.resolve();
+      const next = previous.then(() => refreshOne(model));
+      refreshing.set(model, next);
+      void next.finally(() => refreshing.get(model) === next && refreshing.delete(model));
+      return next;
     },
     start(): void {
       const tick = () => {

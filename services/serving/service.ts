@@ -12,7 +12,8 @@ import type { Logger } from '../platform/logger.ts';
 import type { MetricsRegistry } from '../platform/metrics.ts';
 import type { RegistryCodec } from '../platform/registry-codec.ts';
 import { retryStartup, StartCancelled } from '../platform/retry.ts';
-import { MODEL_NAME, type ModelRegistry } from '../registry/index.ts';
+import { MODEL_NAME, MODELS_TOPIC, type ModelRegistry } from '../registry/index.ts';
+import { createModelFollower } from './model-follower.ts';
 import { buildInputs, planInputs } from './model-inputs.ts';
 import { createModelCache } from './models.ts';
 import { createPredictionLog, type PredictionLogOptions, type PredictionRecord } from './prediction-log.ts';
@@ -95,6 +96,13 @@ export function createServingService(deps: ServingServiceDeps) {
     deps.predictionLog,
   );
   const predictions = metrics.counter('flywheel_serving_predictions_total', 'Predictions served, by model.');
+  const follower = createModelFollower({
+    kafka: deps.kafka,
+    codec: deps.codec,
+    logger,
+    groupPrefix: config.kafka.clientId,
+    onMove: (model) => models.refreshNow(model),
+  });
   let state: 'idle' | 'connecting' | 'ready' | 'stopped' = 'idle';
 
   async function prepareTopic(topic: string) {
@@ -130,8 +138,25 @@ export function createServingService(deps: ServingServiceDeps) {
     }
     if (state !== 'connecting') return;
     log.start();
+    await followModelEvents();
     state = 'ready';
     logger.info('serving ready', { views: allViews });
+  }
+
+  /** Starts following alias moves; without it serving still swaps, on its poll. */
+  async function followModelEvents(): Promise<void> {
+    try {
+      const admin = deps.kafka.admin();
+      await admin.connect();
+      try {
+        await ensureTopics(admin, [{ topic: MODELS_TOPIC, partitions: 1 }]);
+      } finally {
+        await admin.disconnect().catch(() => {});
+      }
+      await follower.start();
+    } catch (err) {
+      logger.warn('not following ml.models; promotions are picked up by the poll only', { err });
+    }
   }
 
   function viewsFor(req: { views: string[] | undefined; featureService: string | undefined }): string[] {
@@ -217,10 +242,13 @@ export function createServingService(deps: ServingServiceDeps) {
     /** Refuses nothing itself (the HTTP server stops first), then drains the prediction log. */
     async stop(): Promise<void> {
       state = 'stopped';
+      await follower.stop();
       await models.stop();
       await log.stop();
       await producer?.disconnect().catch(() => {});
     },
+    /** Settles once serving follows `ml.models` (alias moves are then picked up by event, not poll). */
+    followingModelEvents: () => follower.following,
     /** Writes queued predictions now (tests and shutdown). */
     flushPredictions: () => log.flush(),
   };

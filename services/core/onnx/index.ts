@@ -7,3 +7,11 @@ export {
   ONNX_OPSET,
   outputNameOf,
 } from './linear-model.ts';
+export {
+  buildTreeEnsembleModel,
+  type EnsembleTree,
+  ML_DOMAIN,
+  ML_OPSET,
+  type TreeEnsembleSpec,
+  treeEnsembleOutputName,
+} from './tree-ensemble.ts';

@@ -2,7 +2,8 @@ import { bytesField, concat, type Field, intField, messageField, stringField } f
 
 /**
  * The slice of onnx.proto (IR version 8) that Flywheel's models need, as message builders. Field numbers
- * are onnx.proto's; anything not listed here (attributes, sparse tensors, functions) is not written.
+ * are onnx.proto's; anything not listed here (sparse tensors, functions, tensor or graph attributes) is
+ * not written.
  */
 export const FLOAT = 1;
 
@@ -28,13 +29,66 @@ export function floatValueInfo(name: string, dims: readonly Dim[]): Field[] {
   return [stringField(1, name), messageField(2, [tensorType])];
 }
 
-export function node(opType: string, inputs: readonly string[], outputs: readonly string[], name: string) {
+export interface NodeOptions {
+  /** The operator set the op belongs to, e.g. 'ai.onnx.ml'; the default domain when absent. */
+  domain?: string;
+  attributes?: readonly Field[][];
+}
+
+export function node(
+  opType: string,
+  inputs: readonly string[],
+  outputs: readonly string[],
+  name: string,
+  options: NodeOptions = {},
+) {
   return [
     ...inputs.map((i) => stringField(1, i)),
     ...outputs.map((o) => stringField(2, o)),
     stringField(3, name),
     stringField(4, opType),
+    ...(options.attributes ?? []).map((a) => messageField(5, a)),
+    ...(options.domain === undefined ? [] : [stringField(7, options.domain)]),
   ];
+}
+
+/** AttributeProto.AttributeType values of the kinds written below. */
+const ATTRIBUTE_TYPE = { INT: 2, STRING: 3, FLOATS: 6, INTS: 7, STRINGS: 8 } as const;
+
+/** AttributeProto: name (1), the value field, type (20). */
+function attribute(name: string, type: number, value: readonly Field[]): Field[] {
+  return [stringField(1, name), ...value, intField(20, type)];
+}
+
+export function intAttribute(name: string, value: number): Field[] {
+  return attribute(name, ATTRIBUTE_TYPE.INT, [intField(3, value)]);
+}
+
+export function stringAttribute(name: string, value: string): Field[] {
+  return attribute(name, ATTRIBUTE_TYPE.STRING, [stringField(4, value)]);
+}
+
+/** floats (7) packed as little-endian float32, which every protobuf parser accepts for a repeated float. */
+export function floatsAttribute(name: string, values: ArrayLike<number>): Field[] {
+  const data = new Float32Array(values);
+  return attribute(name, ATTRIBUTE_TYPE.FLOATS, [bytesField(7, new Uint8Array(data.buffer))]);
+}
+
+/** ints (8), one varint field per value (non-negative values only, like every intField). */
+export function intsAttribute(name: string, values: readonly number[]): Field[] {
+  return attribute(
+    name,
+    ATTRIBUTE_TYPE.INTS,
+    values.map((v) => intField(8, v)),
+  );
+}
+
+export function stringsAttribute(name: string, values: readonly string[]): Field[] {
+  return attribute(
+    name,
+    ATTRIBUTE_TYPE.STRINGS,
+    values.map((v) => stringField(9, v)),
+  );
 }
 
 export interface GraphParts {
@@ -57,7 +111,10 @@ export function graph(g: GraphParts): Field[] {
 
 export interface ModelParts {
   graph: Field[];
+  /** The default domain's (ai.onnx) opset version. */
   opset: number;
+  /** Opset versions of further domains the graph's nodes use, e.g. { 'ai.onnx.ml': 3 }. */
+  domainOpsets?: Readonly<Record<string, number>>;
   irVersion: number;
   producer: string;
   /** metadata_props: readable back through onnxruntime's session metadata. */
@@ -70,6 +127,9 @@ export function model(m: ModelParts): Uint8Array {
     stringField(2, m.producer),
     messageField(7, m.graph),
     messageField(8, [stringField(1, ''), intField(2, m.opset)]),
+    ...Object.entries(m.domainOpsets ?? {}).map(([domain, v]) =>
+      messageField(8, [stringField(1, domain), intField(2, v)]),
+    ),
     ...Object.entries(m.metadata).map(([k, v]) => messageField(14, [stringField(1, k), stringField(2, v)])),
   ]);
 }

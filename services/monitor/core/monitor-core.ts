@@ -156,6 +156,7 @@ interface LabelledWindow {
   readonly end: number;
   readonly rows: number;
   readonly scores: Float64Array;
+  readonly times: Float64Array;
   readonly labels: number[];
   readonly labelledScores: number[];
 }
@@ -173,10 +174,26 @@ const ENTITY_HISTORY = 8;
  */
 export const MAX_OPEN_WINDOWS = 48;
 
+/** A label joined to its prediction: the monitor stores these as the trainer's spine. */
+export interface JoinedLabel {
+  readonly entity: string;
+  /** The outcome's request id (joins by request id), else ''. */
+  readonly requestId: string;
+  readonly predictedAt: number;
+  readonly label: number;
+  readonly labelledAt: number;
+}
+
+export interface MonitorCoreHooks {
+  /** Every label joined to a prediction, as it joins. */
+  readonly onLabel?: (joined: JoinedLabel) => void;
+}
+
 export function createMonitorCore(
   spec: MonitorSpec,
   initialReference: ReferenceProfile,
   initialState: ControllerState,
+  hooks: MonitorCoreHooks = {},
 ) {
   let reference = initialReference;
   let state = initialState;
@@ -298,7 +315,7 @@ export function createMonitorCore(
       return ahead ? 'invalid' : 'late';
     }
     const index = w.rows;
-    addRow(w, spec.features, p.features, p.score, p.version);
+    addRow(w, spec.features, p.features, p.score, p.version, p.predictedAt);
     if (p.position) w.offsets[p.position.key] = Math.max(w.offsets[p.position.key] ?? 0, p.position.next);
     hold(w, p, index);
     return 'ok';
@@ -353,6 +370,13 @@ export function createMonitorCore(
     found.window.labels.push(o.label);
     found.window.labelledScores.push(found.window.scores[found.index]!);
     counters.labelsJoined++;
+    hooks.onLabel?.({
+      entity: o.entity,
+      requestId: o.requestId ?? '',
+      predictedAt: found.window.times[found.index]!,
+      label: o.label,
+      labelledAt: o.at,
+    });
     return 'joined';
   }
 
@@ -418,6 +442,7 @@ export function createMonitorCore(
       end: w.end,
       rows: w.rows,
       scores: w.scores.subarray(0, w.rows),
+      times: w.times.subarray(0, w.rows),
       labels: w.labels,
       labelledScores: w.labelledScores,
     };
@@ -533,8 +558,11 @@ export function createMonitorCore(
       checkReference(next);
       reference = next;
     },
-    runFinished(runId: string, outcome: RunOutcome, at: number): void {
+    /** Closes the open run of that id; false when none was open (a replayed or foreign event). */
+    runFinished(runId: string, outcome: RunOutcome, at: number): boolean {
+      const before = state;
       state = runFinished(state, runId, outcome, at);
+      return state !== before;
     },
     /**
      * Closes the open run as failed when it has been open `timeoutMs` (a trainer that never answered):

@@ -21,6 +21,8 @@ export interface LiveWindow {
   buffered: number;
   /** Every output of the window, for CBPE (8 bytes a prediction). */
   scores: Float64Array;
+  /** When each was made: a joined label names its prediction's time (the trainer's spine). */
+  times: Float64Array;
   /** Joined labels and the outputs they label. */
   labels: number[];
   labelledScores: number[];
@@ -51,6 +53,7 @@ export function openWindow(
     outputBuffer: new Float64Array(BLOCK),
     buffered: 0,
     scores: new Float64Array(1024),
+    times: new Float64Array(1024),
     labels: [],
     labelledScores: [],
     versions: new Map(),
@@ -60,6 +63,12 @@ export function openWindow(
   };
 }
 
+function grown(a: Float64Array): Float64Array {
+  const out = new Float64Array(a.length * 2);
+  out.set(a);
+  return out;
+}
+
 /** NaN in a buffer means missing (the profiles count it so). */
 export function addRow(
   w: LiveWindow,
@@ -67,6 +76,7 @@ export function addRow(
   values: Readonly<Record<string, number | null | undefined>>,
   output: number,
   version: number,
+  predictedAt = Number.NaN,
 ): void {
   const at = w.buffered;
   const buffers = w.buffers;
@@ -77,11 +87,11 @@ export function addRow(
   w.outputBuffer[at] = output;
   w.buffered = at + 1;
   if (w.rows === w.scores.length) {
-    const grown = new Float64Array(w.scores.length * 2);
-    grown.set(w.scores);
-    w.scores = grown;
+    w.scores = grown(w.scores);
+    w.times = grown(w.times);
   }
   w.scores[w.rows] = output;
+  w.times[w.rows] = predictedAt;
   w.rows++;
   // Versions change rarely: count runs of one version, not a Map update per row.
   if (version === w.runVersion) w.runLength++;
