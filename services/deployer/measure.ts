@@ -42,7 +42,7 @@ export async function measureModel(
       return failed(`it takes ${signature.width} inputs; the version registers ${width} features`);
     const run = async (data: Float32Array, rows: number): Promise<Float64Array> => {
       const out = await session.run({ [signature.input]: new ort.Tensor('float32', data, [rows, width]) });
-      const values = out[signature.outputs[0]]!.data as Float32Array;
+      const values = out[signature.outputs[0] as string]!.data as Float32Array;
       // One score per row: a classifier's probability, a regressor's value (the first column).
       const perRow = values.length / rows;
       return Float64Array.from({ length: rows }, (_, r) => values[r * perRow]!);

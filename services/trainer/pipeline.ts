@@ -260,7 +260,7 @@ export function createTrainingPipeline(deps: PipelineDeps) {
       for (let from = 0; from < data.rows; from += batch) {
         const n = Math.min(batch, data.rows - from);
         const input = new ort.Tensor('float32', data.x.subarray(from * cols, (from + n) * cols), [n, cols]);
-        const out = (await session.run({ [signature.input]: input }))[signature.outputs[0]]!
+        const out = (await session.run({ [signature.input]: input }))[signature.outputs[0] as string]!
           .data as Float32Array;
         for (let r = 0; r < n; r++) {
           const v = out[r]!;
