@@ -1,5 +1,6 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Kafka } from 'kafkajs';
+import { parseDuration } from '../core/windows/duration.ts';
 import { computeMetric, type Metric } from '../monitor/index.ts';
 import type { ResolvedConfig } from '../platform/config.ts';
 import { FlywheelError } from '../platform/errors.ts';
@@ -19,7 +20,13 @@ import {
   versionEvent,
 } from '../registry/index.ts';
 import { loadTrainingData, type TrainingData } from '../trainer/index.ts';
-import { type ChampionMeasurement, decide, type GateDecision, type GateSettings } from './core/gate.ts';
+import {
+  type ChampionMeasurement,
+  decide,
+  type GateDecision,
+  type GateSettings,
+  shadowDecision,
+} from './core/gate.ts';
 import { measureModel } from './measure.ts';
 
 export interface DeployerServiceDeps {
@@ -34,7 +41,7 @@ export interface DeployerServiceDeps {
 }
 
 export type GateOutcome =
-  | { kind: 'promoted' | 'rejected' | 'passed'; decision: GateDecision; version: number }
+  | { kind: 'promoted' | 'rejected' | 'passed' | 'shadowing'; decision: GateDecision; version: number }
   | { kind: 'skipped'; state: string };
 
 /**
@@ -56,6 +63,7 @@ export function createDeployerService(deps: DeployerServiceDeps) {
   let publish: (e: ModelEvent) => Promise<void> = () =>
     Promise.reject(new FlywheelError('FW_KAFKA_UNAVAILABLE', 'the deployer is not connected to Kafka'));
   let state: 'idle' | 'ready' | 'stopped' = 'idle';
+  const shadows = new Map<string, NodeJS.Timeout>();
   const consumer = createEventConsumer({
     kafka: deps.kafka,
     codec: deps.codec,
@@ -90,7 +98,7 @@ export function createDeployerService(deps: DeployerServiceDeps) {
     details: Record<string, unknown>,
   ): Promise<GateOutcome> {
     const prior = await runs.state(runId);
-    if (prior && ['promoted', 'rejected', 'rolled_back', 'gated'].includes(prior.state)) {
+    if (prior && ['promoted', 'rejected', 'rolled_back', 'gated', 'shadowing'].includes(prior.state)) {
       logger.info('run already gated: not gating again', { runId, state: prior.state });
       return { kind: 'skipped', state: prior.state };
     }
@@ -112,8 +120,143 @@ export function createDeployerService(deps: DeployerServiceDeps) {
       await runs.record({ runId, model, state: 'gated', version, actor: 'deployer', details: evidence });
       return { kind: 'passed', decision, version };
     }
+    if (definition.gate.shadow) {
+      await startShadow(challenger, runId, evidence, parseDuration(definition.gate.shadow));
+      return { kind: 'shadowing', decision, version };
+    }
     await promote(challenger, { runId, reason: `run ${runId} passed the gate`, evidence });
     return { kind: 'promoted', decision, version };
+  }
+
+  /**
+   * The shadow phase: `challenger` → the version (serving scores it beside the champion, answering with
+   * the champion), a `shadowing` step with its end, and PROMOTED for the challenger alias so serving
+   * follows at once. The decision comes at the end (finishShadow), also after a restart (resume).
+   */
+  async function startShadow(
+    v: ModelVersion,
+    runId: string,
+    evidence: Record<string, unknown>,
+    spanMs: number,
+  ) {
+    const since = Date.now();
+    const until = since + spanMs;
+    await deps.registry.setAlias(v.model, 'challenger', v.version, {
+      reason: `shadow of run ${runId}`,
+      setBy: 'deployer',
+      runId,
+    });
+    await runs.record({
+      runId,
+      model: v.model,
+      state: 'shadowing',
+      version: v.version,
+      actor: 'deployer',
+      details: { ...evidence, since, until },
+    });
+    await publish(versionEvent('PROMOTED', v, { alias: 'challenger', runId, details: { since, until } }));
+    logger.info('challenger in shadow', {
+      model: v.model,
+      version: v.version,
+      until: new Date(until).toISOString(),
+    });
+    schedule({ model: v.model, version: v.version, runId, since, until, evidence });
+  }
+
+  function schedule(s: ShadowRun): void {
+    const t = setTimeout(
+      () => {
+        shadows.delete(s.runId);
+        void finishShadow(s).catch((err) => {
+          logger.error('shadow decision failed; retrying in a minute', { runId: s.runId, err });
+          schedule({ ...s, until: Date.now() + 60_000 });
+        });
+      },
+      Math.max(0, s.until - Date.now()),
+    );
+    t.unref();
+    shadows.set(s.runId, t);
+  }
+
+  /** The decision on the shadow rows: the challenger against the champion on the same labelled predictions. */
+  async function finishShadow(s: ShadowRun): Promise<void> {
+    if ((await runs.state(s.runId))?.state !== 'shadowing') return;
+    const definition = models.get(s.model)!;
+    const settings = settingsOf(definition);
+    const rows = await shadowRows(s);
+    const v = await deps.registry.version(s.model, s.version);
+    const result = shadowDecision(settings, rows, definition.gate.shadowMinLabels);
+    const evidence = { ...s.evidence, shadow: result };
+    await deps.registry.unsetAlias(s.model, 'challenger', {
+      reason: `shadow of run ${s.runId} ended`,
+      setBy: 'deployer',
+      runId: s.runId,
+    });
+    if (result.promote) {
+      await promote(v, {
+        runId: s.runId,
+        reason: `run ${s.runId} passed the gate and its shadow phase`,
+        evidence,
+      });
+      return;
+    }
+    await runs.record({
+      runId: s.runId,
+      model: s.model,
+      state: 'rejected',
+      version: s.version,
+      actor: 'deployer',
+      details: evidence,
+    });
+    await publish(versionEvent('REJECTED', v, { runId: s.runId, details: evidence }));
+    logger.warn('challenger rejected after its shadow phase', {
+      model: s.model,
+      version: s.version,
+      reason: result.reason,
+    });
+  }
+
+  /** Labelled shadow predictions: the label, the champion's score and the challenger's, on the same rows. */
+  async function shadowRows(
+    s: ShadowRun,
+  ): Promise<{ labels: number[]; champion: number[]; challenger: number[] }> {
+    const rs = await deps.clickhouse.query({
+      query: `SELECT l.label AS label, s.champion_output[1] AS champion, s.challenger_output[1] AS challenger
+        FROM ${db}.shadow_predictions AS s FINAL
+        INNER JOIN (SELECT entity_key, predicted_at, label FROM ${db}.prediction_labels FINAL WHERE model = {m:String}) AS l
+          ON l.entity_key = s.entity_key AND l.predicted_at = s.predicted_at
+        WHERE s.model = {m:String} AND s.challenger_version = {v:UInt32}
+          AND s.predicted_at >= fromUnixTimestamp64Milli({since:Int64}, 'UTC')
+          AND s.predicted_at < fromUnixTimestamp64Milli({until:Int64}, 'UTC')
+        ORDER BY s.predicted_at, s.entity_key`,
+      query_params: { m: s.model, v: s.version, since: s.since, until: s.until },
+      format: 'JSONEachRow',
+    });
+    const rows = await rs.json<{ label: number; champion: number; challenger: number }>();
+    return {
+      labels: rows.map((r) => Number(r.label)),
+      champion: rows.map((r) => Number(r.champion)),
+      challenger: rows.map((r) => Number(r.challenger)),
+    };
+  }
+
+  /** Shadow phases left open by a previous deployer: their decisions are rescheduled (overdue ones now). */
+  async function resumeShadows(): Promise<void> {
+    for (const model of models.keys()) {
+      for (const step of await runs.latest(model, 50)) {
+        if (step.state !== 'shadowing' || shadows.has(step.runId)) continue;
+        const d = step.details as { since?: number; until?: number };
+        if (typeof d.since !== 'number' || typeof d.until !== 'number' || step.version === null) continue;
+        schedule({
+          model,
+          version: step.version,
+          runId: step.runId,
+          since: d.since,
+          until: d.until,
+          evidence: step.details,
+        });
+      }
+    }
   }
 
   /** Moves champion to the version and tells the loop (serving swaps, the monitor closes the run). */
@@ -203,6 +346,7 @@ export function createDeployerService(deps: DeployerServiceDeps) {
       const producer = await consumer.start();
       const publisher = createModelEventPublisher({ producer, codec: deps.codec });
       publish = (e) => publisher.publish(e);
+      await resumeShadows();
       state = 'ready';
       logger.info('deployer ready', { models: [...models.keys()] });
     },
@@ -210,11 +354,39 @@ export function createDeployerService(deps: DeployerServiceDeps) {
     /** Gates one version now, the same path as a TRAINED event (tests, the CLI). */
     gate,
     promote,
+    /** Ends a shadow phase now (tests; an operator's early decision). */
+    finishShadowNow: async (runId: string) => {
+      const step = await runs.state(runId);
+      const d = step?.details as { since?: number; until?: number } | undefined;
+      if (!step || step.state !== 'shadowing' || step.version === null || typeof d?.since !== 'number')
+        return;
+      clearTimeout(shadows.get(runId));
+      shadows.delete(runId);
+      await finishShadow({
+        model: step.model,
+        version: step.version,
+        runId,
+        since: d.since,
+        until: Date.now(),
+        evidence: step.details,
+      });
+    },
     async stop(): Promise<void> {
       state = 'stopped';
+      for (const t of shadows.values()) clearTimeout(t);
+      shadows.clear();
       await consumer.stop();
     },
   };
 }
 
 export type DeployerService = ReturnType<typeof createDeployerService>;
+
+interface ShadowRun {
+  model: string;
+  version: number;
+  runId: string;
+  since: number;
+  until: number;
+  evidence: Record<string, unknown>;
+}

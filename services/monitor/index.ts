@@ -1,6 +1,7 @@
 export { driftCommand, MAX_REFERENCE_ROWS } from './cli.ts';
 export { MONITOR_CONFIG, type MonitorSettings } from './config.ts';
 export { compareProfileSets, compareProfiles, type ProfileSet, type WindowDrift } from './core/compare.ts';
+export { type ControllerState, type Decision, initialState, type RunOutcome } from './core/controller.ts';
 export {
   createMonitorCore,
   type JoinedLabel,
@@ -35,4 +36,3 @@ export {
 } from './service.ts';
 export { createMonitorStore } from './store.ts';
 export { monitorTablesDdl } from './tables.ts';
-export { type ControllerState, type Decision, initialState, type RunOutcome } from './core/controller.ts';

@@ -397,7 +397,9 @@ export function createMonitorService(deps: MonitorServiceDeps) {
    */
   function onModelEvent(v: Record<string, unknown>): void {
     const e = modelEventFromAvro(v);
-    const outcome = RUN_OUTCOMES[e.type];
+    // A challenger's PROMOTED starts a shadow phase; only the champion's ends the run.
+    const outcome =
+      e.type === 'PROMOTED' && e.alias !== null && e.alias !== 'champion' ? undefined : RUN_OUTCOMES[e.type];
     const m = monitors.get(e.model);
     if (!outcome || !m?.core || e.runId === null) return;
     if (m.core.runFinished(e.runId, outcome, e.occurredAt)) {

@@ -132,8 +132,16 @@ export const ModelSpec = z.strictObject({
       latencyBudgetMs: z.number().positive().max(10_000).default(10),
       /** Promote on its own after training (false: the gate's verdict is recorded, a person promotes). */
       autoPromote: z.boolean().default(true),
+      /**
+       * A shadow phase after the holdout gate: for this long serving scores the challenger beside the
+       * champion on live traffic, and the deployer promotes only if, on the labelled shadow rows, it is
+       * no worse than the champion by more than the tolerance. Absent: no shadow phase.
+       */
+      shadow: duration.optional(),
+      /** Labelled shadow rows the comparison needs; fewer at the end of the phase reject the challenger. */
+      shadowMinLabels: z.number().int().min(1).default(200),
     })
-    .default({ tolerance: 0.01, latencyBudgetMs: 10, autoPromote: true }),
+    .default({ tolerance: 0.01, latencyBudgetMs: 10, autoPromote: true, shadowMinLabels: 200 }),
   monitoring: z
     .strictObject({
       /** Tumbling window of the live profiles and realised performance. */

@@ -15,6 +15,7 @@ export const RUN_STATES = [
   'failed',
   'gating',
   'gated',
+  'shadowing',
   'promoted',
   'rejected',
   'rolled_back',

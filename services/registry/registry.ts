@@ -12,6 +12,8 @@ import { registryTablesDdl } from './tables.ts';
  * the same moment are not supported yet (the retrain controller keeps one run per model at a time).
  */
 export const MODEL_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$/;
+/** The version an unset alias points at: none (versions start at 1). */
+export const UNSET = 0;
 const ALIAS_NAME = /^[a-z][a-z0-9_-]{0,49}$/;
 
 export interface ModelVersion {
@@ -232,14 +234,40 @@ export function createModelRegistry(deps: {
     return toMove(move);
   }
 
-  /** The version an alias points at now, or null when it was never set. */
+  /** The version an alias points at now, or null when it was never set (or was unset). */
   async function current(model: string, alias: string): Promise<number | null> {
     const [row] = await query<{ version: number | null }>(
       `SELECT argMax(version, set_at) AS version FROM ${db}.model_aliases
        WHERE model = {m:String} AND alias = {a:String} HAVING count() > 0`,
       { m: model, a: alias },
     );
-    return row ? Number(row.version) : null;
+    return row && Number(row.version) !== UNSET ? Number(row.version) : null;
+  }
+
+  /**
+   * Points the alias at no version (a history row with version 0, which no version has: resolve then
+   * answers FW_NOT_FOUND). A challenger that finished its shadow phase is unset this way.
+   */
+  async function unsetAlias(model: string, alias: string, opts: AliasOptions = {}): Promise<void> {
+    checkName('alias', alias, ALIAS_NAME);
+    const previous = await current(model, alias);
+    if (previous === null) return;
+    await clickhouse.insert({
+      table: `${db}.model_aliases`,
+      values: [
+        {
+          model,
+          alias,
+          version: UNSET,
+          previous_version: previous,
+          set_at: clock.next(),
+          reason: opts.reason ?? '',
+          set_by: opts.setBy ?? '',
+          run_id: opts.runId ?? '',
+        },
+      ],
+      format: 'JSONEachRow',
+    });
   }
 
   /** Every move of the model's aliases (or of one), oldest first. */
@@ -306,6 +334,7 @@ export function createModelRegistry(deps: {
     register,
     setAlias,
     current,
+    unsetAlias,
     aliasHistory,
     rollback,
     resolve,

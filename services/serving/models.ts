@@ -45,14 +45,16 @@ export function createModelCache(deps: {
   const sessions = new Map<string, Promise<ort.InferenceSession>>();
   const swaps = deps.metrics.counter(
     'flywheel_serving_model_swaps_total',
-    'Champion changes picked up, by model.',
+    'Alias moves picked up, by model and alias.',
   );
   const active = deps.metrics.gauge(
     'flywheel_serving_model_version',
-    'Version serving answers with, by model.',
+    'Version each alias resolves to, by model and alias (champion answers; challenger shadows).',
   );
   let timer: NodeJS.Timeout | undefined;
   const refreshing = new Map<string, Promise<void>>();
+  /** What each settled lookup gave, so peek() can answer without waiting. */
+  const resolved = new WeakMap<Promise<LoadedModel>, LoadedModel>();
 
   function sessionFor(v: ModelVersion): Promise<ort.InferenceSession> {
     let s = sessions.get(v.sha256);
@@ -68,7 +70,7 @@ export function createModelCache(deps: {
     const version = await deps.registry.resolve(model, alias);
     const plan = deps.plan(version.features);
     const session = await sessionFor(version);
-    active.set(version.version, { model });
+    active.set(version.version, { model, alias });
     return { model, version, session, signature: signatureOf(session), plan };
   }
 
@@ -87,9 +89,11 @@ export function createModelCache(deps: {
     try {
       // The new session is loaded before it replaces the old: requests never wait for a load.
       const next = await load(model);
-      entries.set(model, { at: Date.now(), loaded: Promise.resolve(next) });
+      const loaded = Promise.resolve(next);
+      resolved.set(loaded, next);
+      entries.set(model, { at: Date.now(), loaded });
       if (current && current.version.sha256 !== next.version.sha256) {
-        swaps.inc({ model });
+        swaps.inc({ model, alias });
         deps.logger.info('champion swapped', {
           model,
           from: current.version.version,
@@ -108,17 +112,30 @@ export function createModelCache(deps: {
     for (const model of [...entries.keys()]) await refreshOne(model);
   }
 
+  function get(model: string): Promise<LoadedModel> {
+    const entry = entries.get(model);
+    if (entry && (Date.now() - entry.at < refreshMs || timer)) return entry.loaded;
+    const loaded = load(model);
+    loaded.then(
+      (m) => resolved.set(loaded, m),
+      () => {},
+    );
+    entries.set(model, { at: Date.now(), loaded });
+    // Forget failures other than "no such model" at once: the next request tries again.
+    loaded.catch((err) => {
+      if (!(err instanceof FlywheelError && err.code === 'FW_NOT_FOUND')) entries.delete(model);
+    });
+    return loaded;
+  }
+
   return {
-    get(model: string): Promise<LoadedModel> {
-      const entry = entries.get(model);
-      if (entry && (Date.now() - entry.at < refreshMs || timer)) return entry.loaded;
-      const loaded = load(model);
-      entries.set(model, { at: Date.now(), loaded });
-      // Forget failures other than "no such model" at once: the next request tries again.
-      loaded.catch((err) => {
-        if (!(err instanceof FlywheelError && err.code === 'FW_NOT_FOUND')) entries.delete(model);
-      });
-      return loaded;
+    get,
+    /**
+     * The model if its lookup has already succeeded, else null (and the lookup starts): for the shadow
+     * path, which must never make a request wait.
+     */
+    peek(model: string): LoadedModel | null {
+      return resolved.get(get(model)) ?? null;
     },
     /**
      * Re-resolves a model now (a PROMOTED or ROLLED_BACK event): serving follows the alias within the

@@ -15,9 +15,10 @@ import { retryStartup, StartCancelled } from '../platform/retry.ts';
 import { MODEL_NAME, MODELS_TOPIC, type ModelRegistry } from '../registry/index.ts';
 import { createModelFollower } from './model-follower.ts';
 import { buildInputs, planInputs } from './model-inputs.ts';
-import { createModelCache } from './models.ts';
+import { createModelCache, type LoadedModel } from './models.ts';
 import { createPredictionLog, type PredictionLogOptions, type PredictionRecord } from './prediction-log.ts';
 import { DEFAULT_LIMITS, parseFeaturesRequest, parsePredictRequest, type ServingLimits } from './requests.ts';
+import { createShadowLog } from './shadow-log.ts';
 import { predictionTablesDdl } from './tables.ts';
 
 export interface ServingServiceDeps {
@@ -62,12 +63,23 @@ export function createServingService(deps: ServingServiceDeps) {
       views.map((v) => reader.resolveView(v).id),
     ]),
   );
-  const models = createModelCache({
-    registry: deps.registry,
-    plan: (features) => planInputs(features, reader.resolveView),
+  const cacheFor = (alias: string) =>
+    createModelCache({
+      registry: deps.registry,
+      plan: (features) => planInputs(features, reader.resolveView),
+      logger,
+      metrics,
+      alias,
+      ...(deps.modelRefreshMs ? { refreshMs: deps.modelRefreshMs } : {}),
+    });
+  const models = cacheFor('champion');
+  /** A model's challenger during a shadow phase: scored beside the champion, never answered with. */
+  const challengers = cacheFor('challenger');
+  const shadowLog = createShadowLog({
+    clickhouse: deps.clickhouse,
+    table: `${db}.shadow_predictions`,
     logger,
     metrics,
-    ...(deps.modelRefreshMs ? { refreshMs: deps.modelRefreshMs } : {}),
   });
   const predictionSchema = loadSchemaForTopic('predictions.model');
   const encoders = new Map<string, Promise<{ topic: string; encode: (r: PredictionRecord) => Buffer }>>();
@@ -101,7 +113,7 @@ export function createServingService(deps: ServingServiceDeps) {
     codec: deps.codec,
     logger,
     groupPrefix: config.kafka.clientId,
-    onMove: (model) => models.refreshNow(model),
+    onMove: (model) => Promise.all([models.refreshNow(model), challengers.refreshNow(model)]).then(() => {}),
   });
   let state: 'idle' | 'connecting' | 'ready' | 'stopped' = 'idle';
 
@@ -123,6 +135,8 @@ export function createServingService(deps: ServingServiceDeps) {
     await deps.registry.migrate();
     await runStatements(deps.clickhouse, predictionTablesDdl(db));
     models.start();
+    challengers.start();
+    shadowLog.start();
     try {
       producer = await retryStartup(
         async () => {
@@ -227,7 +241,45 @@ export function createServingService(deps: ServingServiceDeps) {
       };
     });
     predictions.inc({ model }, n);
+    shadow(m, input, out, { requestId, entities: req.entities, at: now });
     return { model, version: m.version.version, predictions: answers, request_id: requestId };
+  }
+
+  /**
+   * Scores the challenger on the champion's input, after the answer is built and without awaiting it:
+   * a shadow phase costs requests nothing. The challenger must read the same inputs in the same order
+   * (the same tensor); one that does not is not shadowed (the deployer then has no rows and rejects it).
+   */
+  function shadow(
+    champion: LoadedModel,
+    input: ort.Tensor,
+    out: Float32Array,
+    r: { requestId: string; entities: readonly string[]; at: number },
+  ): void {
+    const c = challengers.peek(champion.model);
+    if (!c || c.version.version === champion.version.version) return;
+    if (c.version.features.join('\n') !== champion.version.features.join('\n')) return;
+    const n = r.entities.length;
+    void c.session
+      .run({ [c.signature.input]: input })
+      .then((result) => {
+        const theirs = result[c.signature.outputs[0] as string]!.data as Float32Array;
+        const mine = out.length / n;
+        const width = theirs.length / n;
+        r.entities.forEach((entity, i) =>
+          shadowLog.log({
+            request_id: r.requestId,
+            model: champion.model,
+            entity_key: entity,
+            champion_version: champion.version.version,
+            challenger_version: c.version.version,
+            champion_output: Array.from(out.subarray(i * mine, (i + 1) * mine)),
+            challenger_output: Array.from(theirs.subarray(i * width, (i + 1) * width)),
+            predicted_at: r.at,
+          }),
+        );
+      })
+      .catch((err) => logger.warn('shadow scoring failed', { model: champion.model, err }));
   }
 
   return {
@@ -244,6 +296,8 @@ export function createServingService(deps: ServingServiceDeps) {
       state = 'stopped';
       await follower.stop();
       await models.stop();
+      await challengers.stop();
+      await shadowLog.stop();
       await log.stop();
       await producer?.disconnect().catch(() => {});
     },

@@ -21,5 +21,18 @@ export function predictionTablesDdl(db: string): string[] {
     ) ENGINE = ReplacingMergeTree
     PARTITION BY toYYYYMM(predicted_at)
     ORDER BY (model, entity_key, predicted_at, request_id)`,
+    // The challenger's output beside the champion's for each prediction of a shadow phase.
+    `CREATE TABLE IF NOT EXISTS ${db}.shadow_predictions (
+      request_id String,
+      model LowCardinality(String),
+      entity_key String,
+      champion_version UInt32,
+      challenger_version UInt32,
+      champion_output Array(Float64),
+      challenger_output Array(Float64),
+      predicted_at DateTime64(3, 'UTC')
+    ) ENGINE = ReplacingMergeTree
+    PARTITION BY toYYYYMM(predicted_at)
+    ORDER BY (model, challenger_version, predicted_at, entity_key, request_id)`,
   ];
 }

@@ -60,6 +60,7 @@ export function writeLoopProject(
   dir: string,
   topics: { orders: string; outcomes: string },
   model: string,
+  gate: Record<string, unknown> = {},
 ): void {
   mkdirSync(join(dir, 'schemas'), { recursive: true });
   for (const f of ['shop-order.avsc', 'shop-outcome.avsc'])
@@ -98,7 +99,7 @@ export default defineProject({
       features: ${JSON.stringify(FEATURES)},
       label: { source: 'outcomes', field: 'is_fraud', join: { by: 'request_id', field: 'event_id' }, maxDelay: '3s' },
       training: { window: '10s', holdout: '4s' },
-      gate: { metric: 'accuracy', tolerance: 0.01, latencyBudgetMs: 20 },
+      gate: ${JSON.stringify({ metric: 'accuracy', tolerance: 0.01, latencyBudgetMs: 20, ...gate })},
       monitoring: {
         window: '10s',
         lateness: '1s',

@@ -123,3 +123,52 @@ export function percentile(values: readonly number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
 }
+
+export interface ShadowResult {
+  readonly promote: boolean;
+  readonly rows: number;
+  readonly champion: number | null;
+  readonly challenger: number | null;
+  readonly reason: string;
+}
+
+/**
+ * The shadow phase's verdict: both models' metric on the same labelled live predictions, the challenger
+ * promoted when it is no worse than the champion by more than the tolerance. Too few labelled rows is a
+ * rejection (the phase gave no evidence), not a pass.
+ */
+export function shadowDecision(
+  s: GateSettings,
+  rows: { labels: ArrayLike<number>; champion: ArrayLike<number>; challenger: ArrayLike<number> },
+  minRows: number,
+): ShadowResult {
+  const n = rows.labels.length;
+  if (n < minRows)
+    return {
+      promote: false,
+      rows: n,
+      champion: null,
+      challenger: null,
+      reason: `${n} labelled shadow predictions, fewer than ${minRows}`,
+    };
+  const champion = computeMetric(s.metric, rows.labels, rows.champion);
+  const challenger = computeMetric(s.metric, rows.labels, rows.challenger);
+  if (champion === null || challenger === null || !Number.isFinite(champion) || !Number.isFinite(challenger))
+    return {
+      promote: false,
+      rows: n,
+      champion,
+      challenger,
+      reason: `${s.metric} is undefined on the shadow rows (one class only?)`,
+    };
+  const higher = HIGHER_IS_BETTER[s.metric];
+  const line = higher ? champion - s.tolerance : champion + s.tolerance;
+  const promote = higher ? challenger >= line : challenger <= line;
+  return {
+    promote,
+    rows: n,
+    champion,
+    challenger,
+    reason: `${s.metric} ${challenger.toFixed(4)} against the champion's ${champion.toFixed(4)} on ${n} labelled live predictions; the line is ${line.toFixed(4)}`,
+  };
+}

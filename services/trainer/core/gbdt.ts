@@ -855,7 +855,7 @@ interface SharedArrays {
   pool: Float64Array;
 }
 
-/** Words of the control block: a job's sequence number and arguments, and the count of finished jobs. */
+/** Words of the control block: a job's sequence number and arguments, the count of finished jobs. */
 const JOB = 0;
 const ALL_ROWS = 1;
 const AT = 2;
@@ -863,8 +863,8 @@ const START = 3;
 const END = 4;
 const DONE = 5;
 const FAILED = 6;
-/** Longer than any one histogram takes: a worker that died without reporting is given up on after this. */
-const WORKER_TIMEOUT_MS = 300_000;
+/** Far longer than any one histogram takes: a worker that died without a word is given up on after this. */
+const WORKER_TIMEOUT_MS = 120_000;
 
 interface WorkerData {
   shared: SharedArrays;
@@ -873,31 +873,37 @@ interface WorkerData {
   to: number;
 }
 
-/** A worker's life: wait for a job, build its features' share of the histogram, count it done. */
+/**
+ * A worker's life: wait for a job, build its features' share of the histogram, count it done. Any
+ * error sets FAILED and wakes the caller, which then throws instead of waiting on.
+ */
 function histogramWorker(data: WorkerData, leafRows: typeof addLeafRows, allRows: typeof addAllRows): void {
   const { shared, control, from, to } = data;
   const { pool, bins, width, grad, hess, rowOrder } = shared;
   let seen = 0;
-  for (;;) {
-    Atomics.wait(control, JOB, seen);
-    seen = Atomics.load(control, JOB);
-    if (seen < 0) return;
-    try {
+  try {
+    for (;;) {
+      Atomics.wait(control, JOB, seen);
+      seen = Atomics.load(control, JOB);
+      if (seen < 0) return;
       const [at, start, end] = [control[AT]!, control[START]!, control[END]!];
       if (control[ALL_ROWS]) allRows(pool, at, bins, width, grad, hess, grad.length, from, to);
       else leafRows(pool, at, bins, width, grad, hess, rowOrder, start, end, from, to);
-    } catch {
-      Atomics.store(control, FAILED, 1);
+      Atomics.add(control, DONE, 1);
+      Atomics.notify(control, DONE);
     }
-    Atomics.add(control, DONE, 1);
+  } catch {
+    Atomics.store(control, FAILED, 1);
     Atomics.notify(control, DONE);
   }
 }
 
+/** The worker's script: the constants its functions use, then the functions' own source. */
 const WORKER_SOURCE = [
   "const { workerData } = require('node:worker_threads');",
-  `const SLOT = ${SLOT};`,
-  `const FEATURE_STRIDE = ${FEATURE_STRIDE};`,
+  ...Object.entries({ SLOT, FEATURE_STRIDE, JOB, ALL_ROWS, AT, START, END, DONE, FAILED }).map(
+    ([name, value]) => `const ${name} = ${value};`,
+  ),
   `(${histogramWorker})(workerData, ${addLeafRows}, ${addAllRows});`,
 ].join('\n');
 
@@ -931,10 +937,10 @@ class HistogramWorkers {
     const expected = this.jobs * this.workers.length;
     const deadline = performance.now() + WORKER_TIMEOUT_MS;
     for (let done = Atomics.load(c, DONE); done < expected; done = Atomics.load(c, DONE)) {
+      if (Atomics.load(c, FAILED)) throw new Error('a histogram worker thread failed');
       if (performance.now() > deadline) throw new Error('a histogram worker thread stopped answering');
       Atomics.wait(c, DONE, done, WORKER_TIMEOUT_MS);
     }
-    if (Atomics.load(c, FAILED)) throw new Error('a histogram worker thread failed');
   }
 
   close(): void {

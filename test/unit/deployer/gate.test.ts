@@ -5,6 +5,7 @@ import {
   type GateSettings,
   type ModelMeasurement,
   percentile,
+  shadowDecision,
 } from '../../../services/deployer/core/gate.ts';
 
 const classifier: GateSettings = {
@@ -107,4 +108,27 @@ test('percentile is nearest-rank', () => {
   assert.equal(percentile(values, 50), 100);
   assert.equal(percentile([5], 99), 5);
   assert.ok(Number.isNaN(percentile([], 99)));
+});
+
+test('the shadow verdict: both models on the same labelled live rows, too few rows is a rejection', () => {
+  const rows = { labels, champion: [0.9, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9], challenger: good };
+  // The champion calls everything 1: right on the 5 positives, accuracy 0.5; the challenger 0.9.
+  const won = shadowDecision(classifier, rows, 10);
+  assert.deepEqual(
+    { promote: won.promote, rows: won.rows, champion: won.champion, challenger: won.challenger },
+    {
+      promote: true,
+      rows: 10,
+      champion: 0.5,
+      challenger: 0.9,
+    },
+  );
+  const lost = shadowDecision(classifier, { ...rows, champion: good, challenger: rows.champion }, 10);
+  assert.equal(lost.promote, false);
+  assert.match(
+    lost.reason,
+    /accuracy 0\.5000 against the champion's 0\.9000 on 10 labelled live predictions/,
+  );
+  const few = shadowDecision(classifier, rows, 11);
+  assert.deepEqual([few.promote, few.reason], [false, '10 labelled shadow predictions, fewer than 11']);
 });
