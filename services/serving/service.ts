@@ -266,7 +266,7 @@ export function createServingService(deps: ServingServiceDeps) {
         const theirs = result[c.signature.outputs[0] as string]!.data as Float32Array;
         const mine = out.length / n;
         const width = theirs.length / n;
-        r.entities.forEach((entity, i) =>
+        r.entities.forEach((entity, i) => {
           shadowLog.log({
             request_id: r.requestId,
             model: champion.model,
@@ -276,8 +276,8 @@ export function createServingService(deps: ServingServiceDeps) {
             champion_output: Array.from(out.subarray(i * mine, (i + 1) * mine)),
             challenger_output: Array.from(theirs.subarray(i * width, (i + 1) * width)),
             predicted_at: r.at,
-          }),
-        );
+          });
+        });
       })
       .catch((err) => logger.warn('shadow scoring failed', { model: champion.model, err }));
   }

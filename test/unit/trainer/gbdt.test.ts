@@ -387,6 +387,14 @@ describe('determinism', () => {
     assert.equal(JSON.stringify(a), JSON.stringify(b));
   });
 
+  it('whatever the number of threads building the histograms', () => {
+    const { train } = fixture('regression');
+    const params = { task: 'regression', iterations: 10 } as const;
+    const one = JSON.stringify(trainGbdt(train.m, train.y, params));
+    assert.equal(JSON.stringify(trainGbdt(train.m, train.y, { ...params, threads: 2 })), one);
+    assert.equal(JSON.stringify(trainGbdt(train.m, train.y, { ...params, threads: 3 })), one);
+  });
+
   it('also when the bins come from a seeded sample of a large matrix', () => {
     const data = noisyTask(5, 210_000, 2);
     const params = { task: 'binary_classification', iterations: 3, numLeaves: 8 } as const;
@@ -553,6 +561,8 @@ describe('parameters', () => {
     { seed: 1.5 },
     { earlyStoppingRounds: 3 },
     { numleaves: 31 },
+    { threads: 0 },
+    { threads: 17 },
     { task: 'ranking' },
   ];
   for (const params of bad)
